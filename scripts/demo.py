@@ -1,0 +1,1 @@
+"""`make demo`: run the whole pipeline on small synthetic data, under demo/ (git-ignored)."""
