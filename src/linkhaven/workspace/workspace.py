@@ -1,0 +1,253 @@
+"""The workspace: a directory holding the metadata store, the audit head and the encrypted zones.
+
+Keys are not in it. Every operation on a workspace goes through `Workspace.act(action)`, which
+names the acting user, asks the permission matrix, and writes the audit event whatever happens,
+so no command can forget to check or to log.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, insert, select
+
+from linkhaven.errors import LinkhavenError, PermissionDenied, WorkspaceError, ZoneKeyError
+from linkhaven.governance.audit import AuditLog, DetailValue
+from linkhaven.governance.permissions import Action, Role, decide
+from linkhaven.workspace import store
+from linkhaven.workspace.keys import AUDIT_KEY, KEYS_ENV, ZONES, KeyDirectory, fingerprint
+from linkhaven.workspace.zones import Zone, ZoneFile
+
+USER_ENV = "LINKHAVEN_USER"
+INFO_FILE = "workspace.json"
+DB_FILE = "linkhaven.db"
+HEAD_FILE = "audit.head"
+SPEC_FILE = "spec.yaml"
+_USER_NAME = re.compile(r"^[a-z_][a-z0-9_.\-]{0,63}$")
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def acting_user() -> str:
+    """The user named by LINKHAVEN_USER, else the operating-system user."""
+    return os.environ.get(USER_ENV) or getpass.getuser()
+
+
+def _check_user_name(name: str) -> None:
+    if not _USER_NAME.match(name):
+        raise WorkspaceError(
+            f"'{name}' is not a valid user name: use lower-case letters, digits, '_', '.' or '-' (max 64)."
+        )
+
+
+@dataclass
+class Act:
+    """One permitted action in progress: who does it, and what the audit event will say."""
+
+    workspace: Workspace
+    user: str
+    role: Role
+    action: Action
+    object: str
+    detail: dict[str, DetailValue] = field(default_factory=dict)
+    outcome: str = "ok"
+    recorded: bool = False
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A metadata transaction whose commit also records this action's audit event.
+
+        The work and its audit event commit together, or neither does."""
+        with self.workspace.engine.begin() as conn:
+            yield conn
+            self.workspace.audit.append(
+                self.user, self.role, self.action, self.object, self.outcome, self.detail, connection=conn
+            )
+            self.recorded = True
+        self.workspace.audit.sync_head()
+
+
+class Workspace:
+    def __init__(self, root: Path, keys: KeyDirectory, info: dict[str, object]) -> None:
+        self.root = root
+        self.keys = keys
+        self.info = info
+        self.engine: Engine = store.connect(root / DB_FILE)
+        self.audit = AuditLog(self.engine, self._key(AUDIT_KEY), root / HEAD_FILE)
+
+    # -- creation and opening -------------------------------------------------------------
+    @classmethod
+    def create(cls, root: Path, spec_path: Path, keys_dir: Path | None, user: str | None = None) -> Workspace:
+        """Create a workspace for the project in `spec_path`; the creating user becomes admin."""
+        from linkhaven.spec import load_spec, spec_hash
+
+        user = user or acting_user()
+        _check_user_name(user)
+        spec = load_spec(spec_path)
+        keys_dir = _resolve_keys(keys_dir, None)
+        root, keys_dir = root.resolve(), keys_dir.resolve()
+        if keys_dir == root or root in keys_dir.parents:
+            raise WorkspaceError("Keys must live outside the workspace; give a --keys directory elsewhere.")
+        if root.exists() and any(root.iterdir()):
+            raise WorkspaceError(f"{root} is not empty; give a new directory for the workspace.")
+        keys = KeyDirectory(keys_dir)
+        fingerprints = keys.create_all()
+        root.mkdir(parents=True, exist_ok=True)
+        for zone in ZONES:
+            (root / "zones" / zone).mkdir(parents=True, exist_ok=True)
+        info: dict[str, object] = {
+            "format": 1,
+            "workspace_id": str(uuid.uuid4()),
+            "project_id": spec.project.id,
+            "created_at": now(),
+            "keys_dir": str(keys_dir),
+            "key_fingerprints": fingerprints,
+        }
+        (root / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+        shutil.copyfile(spec_path, root / SPEC_FILE)
+        workspace = cls(root, keys, info)
+        store.upgrade(workspace.engine)
+        with workspace.engine.begin() as conn:
+            conn.execute(insert(store.users).values(name=user, role=Role.ADMIN, added_at=now(), added_by=user))
+            conn.execute(
+                insert(store.spec_versions).values(
+                    sha256=spec_hash(spec_path), text=spec_path.read_text(), loaded_at=now(), loaded_by=user
+                )
+            )
+            workspace.audit.append(
+                user, Role.ADMIN, "workspace.init", spec.project.id, "ok",
+                {"zones": len(ZONES), "spec_sha256": spec_hash(spec_path)}, connection=conn,
+            )
+        workspace.audit.sync_head()
+        return workspace
+
+    @classmethod
+    def open(cls, root: Path | None, keys_dir: Path | None = None) -> Workspace:
+        if root is None:
+            raise WorkspaceError("No workspace given: pass --workspace/-w DIR or set LINKHAVEN_WORKSPACE.")
+        info_path = root / INFO_FILE
+        if not info_path.exists():
+            raise WorkspaceError(
+                f"{root} is not a linkhaven workspace (no {INFO_FILE}); create one with `linkhaven init`."
+            )
+        info = json.loads(info_path.read_text())
+        keys = KeyDirectory(_resolve_keys(keys_dir, str(info.get("keys_dir", ""))))
+        workspace = cls(root, keys, info)
+        store.upgrade(workspace.engine)
+        workspace._recover()
+        return workspace
+
+    def _recover(self) -> None:
+        """Remove zone files a killed write left behind (never registered), and audit that it happened."""
+        with self.engine.connect() as conn:
+            registered: dict[str, set[str]] = {z: set() for z in ZONES}
+            for zone, name in conn.execute(select(store.zone_tables.c.zone, store.zone_tables.c.name)):
+                registered.setdefault(zone, set()).add(name)
+        removed = 0
+        for zone in ZONES:
+            path = self.root / "zones" / zone
+            if path.exists():
+                removed += Zone(zone, path, b"").remove_orphans(registered[zone])
+        if removed:
+            detail = {"orphan_files_removed": removed}
+            self.audit.append("linkhaven", "system", "workspace.recover", "zones", "ok", detail)
+
+    # -- keys and zones ---------------------------------------------------------------------
+    def _key(self, name: str) -> bytes:
+        key = self.keys.load(name)
+        expected = dict(self.info.get("key_fingerprints", {}))  # type: ignore[call-overload]
+        if expected.get(name) != fingerprint(key):
+            raise ZoneKeyError(
+                f"The key for '{name}' in {self.keys.path} is not this workspace's key; "
+                f"give the key directory created at init (--keys or {KEYS_ENV})."
+            )
+        return key
+
+    def zone(self, name: str) -> Zone:
+        if name not in ZONES:
+            raise WorkspaceError(f"Unknown zone '{name}'; zones are {', '.join(ZONES)}.")
+        return Zone(name, self.root / "zones" / name, self._key(name))
+
+    def register_zone_file(self, conn: Connection, written: ZoneFile, user: str) -> None:
+        """Record a written table in the same transaction as the register entry that owns it."""
+        conn.execute(
+            insert(store.zone_tables).values(
+                zone=written.zone, name=written.table, rows=written.rows, sha256=written.sha256,
+                created_at=now(), created_by=user,
+            )
+        )
+
+    # -- users and permissions ----------------------------------------------------------------
+    def role_of(self, user: str) -> Role | None:
+        with self.engine.connect() as conn:
+            role = conn.execute(select(store.users.c.role).where(store.users.c.name == user)).scalar_one_or_none()
+        return Role(role) if role else None
+
+    def users(self) -> list[dict[str, str]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(store.users).order_by(store.users.c.name)).mappings().all()
+        return [dict(r) for r in rows]
+
+    @contextmanager
+    def act(self, action: Action, obj: str = "-", user: str | None = None) -> Iterator[Act]:
+        """Check that the acting user may perform `action`, then audit the outcome whatever it is."""
+        user = user or acting_user()
+        role = self.role_of(user)
+        decision = decide(role, action)
+        if not decision.allowed or role is None:
+            self.audit.append(user, str(role or "unregistered"), action, obj, "denied", {"reason": decision.reason})
+            raise PermissionDenied(
+                f"User '{user}' may not {action}: {decision.reason}. Ask an admin to register the user "
+                "with the right role (`linkhaven user add`)."
+            )
+        act = Act(self, user, role, action, obj)
+        try:
+            yield act
+        except LinkhavenError as err:
+            if not act.recorded:
+                act.detail["error"] = type(err).__name__
+                outcome = "refused" if act.outcome == "ok" else act.outcome
+                self.audit.append(user, role, action, obj, outcome, act.detail)
+            raise
+        except BaseException as err:
+            if not act.recorded:
+                act.detail["error"] = type(err).__name__
+                self.audit.append(user, role, action, obj, "failed", act.detail)
+            raise
+        if not act.recorded:
+            self.audit.append(user, role, action, obj, act.outcome, act.detail)
+
+    def add_user(self, name: str, role: Role) -> None:
+        _check_user_name(name)
+        with self.act(Action.USER_ADD, obj=f"user:{name}") as act:
+            if self.role_of(name) is not None:
+                raise WorkspaceError(f"User '{name}' is already registered; roles are not changed by `user add`.")
+            act.detail["role"] = str(role)
+            with act.transaction() as conn:
+                conn.execute(insert(store.users).values(name=name, role=role, added_at=now(), added_by=act.user))
+
+    def spec_path(self) -> Path:
+        return self.root / SPEC_FILE
+
+
+def _resolve_keys(explicit: Path | None, recorded: str | None) -> Path:
+    if explicit is not None:
+        return explicit
+    env = os.environ.get(KEYS_ENV)
+    if env:
+        return Path(env)
+    if recorded:
+        return Path(recorded)
+    raise ZoneKeyError(f"No key directory given: pass --keys DIR or set {KEYS_ENV}.")
