@@ -57,7 +57,11 @@ def test_role_by_action(role: Role, action: Action) -> None:
 
 
 def test_analyst_may_only_read_releases_and_publications() -> None:
-    assert {a.value for a in Action if decide(Role.ANALYST, a).allowed} == {"release.read", "release.list", "publish.list"}
+    assert {a.value for a in Action if decide(Role.ANALYST, a).allowed} == {
+        "release.read",
+        "release.list",
+        "publish.list",
+    }
 
 
 def test_identity_review_is_linker_only() -> None:

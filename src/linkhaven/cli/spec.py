@@ -1,7 +1,48 @@
-"""CLI for the spec stage (being written)."""
+"""CLI for the spec stage: check a project spec and render its public notice.
+
+Both commands only call the library (`linkhaven.spec`); a broken spec raises `SpecError`, which
+the CLI core prints with every problem and turns into exit code 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
+from linkhaven.spec import NoticeFormat, load_spec, render_notice, spec_hash
+
+spec_app = typer.Typer(help="Check a project spec.", no_args_is_help=True)
+notice_app = typer.Typer(help="The public notice of indirect collection, rendered from the spec.", no_args_is_help=True)
+"""Other stages add notice commands here (e.g. `notice publish`)."""
+
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.add_typer(spec_app, name="spec")
+    app.add_typer(notice_app, name="notice")
+
+
+@spec_app.command("check")
+def check(file: Path = typer.Argument(..., help="Project spec YAML.")) -> None:
+    """Validate a project spec; every problem is listed with its line."""
+    spec = load_spec(file)
+    fields = sum(len(source.fields) for source in spec.sources.values())
+    typer.echo(
+        f"OK {file}: project {spec.project.id}, {len(spec.sources)} sources, {fields} fields, "
+        f"{len(spec.code_lists)} code lists, {len(spec.categories)} categories (sha256 {spec_hash(file)[:12]})"
+    )
+
+
+@notice_app.command("render")
+def render(
+    spec: Path = typer.Option(..., "--spec", help="Project spec YAML."),
+    fmt: NoticeFormat = typer.Option(NoticeFormat.MD, "--format", help="Markdown or self-contained HTML."),
+    out: Path | None = typer.Option(None, "--out", help="File to write (default: standard output)."),
+) -> None:
+    """Render the public notice from the spec, so it states exactly what the unit collects."""
+    text = render_notice(load_spec(spec), fmt)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"Notice ({fmt.value}) written to {out}")

@@ -172,7 +172,13 @@ class AuditLog:
             rows = conn.execute(query).mappings().all()
         return [
             AuditEvent(
-                r["seq"], r["ts"], r["actor"], r["role"], r["action"], r["object"], r["outcome"],
+                r["seq"],
+                r["ts"],
+                r["actor"],
+                r["role"],
+                r["action"],
+                r["object"],
+                r["outcome"],
                 json.loads(r["detail"]),
             )
             for r in rows

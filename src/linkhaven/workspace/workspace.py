@@ -7,6 +7,7 @@ so no command can forget to check or to log.
 
 from __future__ import annotations
 
+import fcntl
 import getpass
 import json
 import os
@@ -33,6 +34,8 @@ INFO_FILE = "workspace.json"
 DB_FILE = "linkhaven.db"
 HEAD_FILE = "audit.head"
 SPEC_FILE = "spec.yaml"
+LOCK_FILE = ".writer.lock"
+SCRATCH_DIR = "tmp"
 _USER_NAME = re.compile(r"^[a-z_][a-z0-9_.\-]{0,63}$")
 
 
@@ -127,8 +130,13 @@ class Workspace:
                 )
             )
             workspace.audit.append(
-                user, Role.ADMIN, "workspace.init", spec.project.id, "ok",
-                {"zones": len(ZONES), "spec_sha256": spec_hash(spec_path)}, connection=conn,
+                user,
+                Role.ADMIN,
+                "workspace.init",
+                spec.project.id,
+                "ok",
+                {"zones": len(ZONES), "spec_sha256": spec_hash(spec_path)},
+                connection=conn,
             )
         workspace.audit.sync_head()
         return workspace
@@ -149,20 +157,51 @@ class Workspace:
         workspace._recover()
         return workspace
 
+    @contextmanager
+    def exclusive(self) -> Iterator[Path]:
+        """Hold the workspace's writer lock while writing zone files; yields a private scratch directory.
+
+        Writers take turns (a unit's stages run one after another anyway), which is what lets
+        `_recover` tell a dead writer's leftovers from a live writer's work in progress.
+        """
+        fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            scratch = self.root / SCRATCH_DIR / uuid.uuid4().hex
+            scratch.mkdir(parents=True, mode=0o700)
+            try:
+                yield scratch
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+        finally:
+            os.close(fd)
+
     def _recover(self) -> None:
-        """Remove zone files a killed write left behind (never registered), and audit that it happened."""
-        with self.engine.connect() as conn:
-            registered: dict[str, set[str]] = {z: set() for z in ZONES}
-            for zone, name in conn.execute(select(store.zone_tables.c.zone, store.zone_tables.c.name)):
-                registered.setdefault(zone, set()).add(name)
-        removed = 0
-        for zone in ZONES:
-            path = self.root / "zones" / zone
-            if path.exists():
-                removed += Zone(zone, path, b"").remove_orphans(registered[zone])
-        if removed:
-            detail = {"orphan_files_removed": removed}
-            self.audit.append("linkhaven", "system", "workspace.recover", "zones", "ok", detail)
+        """Remove what a killed writer left behind: unregistered zone files and scratch space. Audited."""
+        fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return  # a live writer is at work; its files are not leftovers
+            with self.engine.connect() as conn:
+                registered: dict[str, set[str]] = {z: set() for z in ZONES}
+                for zone, name in conn.execute(select(store.zone_tables.c.zone, store.zone_tables.c.name)):
+                    registered.setdefault(zone, set()).add(name)
+            removed = 0
+            for zone in ZONES:
+                path = self.root / "zones" / zone
+                if path.exists():
+                    removed += Zone(zone, path, b"").remove_orphans(registered[zone])
+            scratch = self.root / SCRATCH_DIR
+            if scratch.exists() and any(scratch.iterdir()):
+                shutil.rmtree(scratch, ignore_errors=True)
+                removed += 1
+            if removed:
+                detail = {"leftovers_removed": removed}
+                self.audit.append("linkhaven", "system", "workspace.recover", "zones", "ok", detail)
+        finally:
+            os.close(fd)
 
     # -- keys and zones ---------------------------------------------------------------------
     def _key(self, name: str) -> bytes:
@@ -184,8 +223,12 @@ class Workspace:
         """Record a written table in the same transaction as the register entry that owns it."""
         conn.execute(
             insert(store.zone_tables).values(
-                zone=written.zone, name=written.table, rows=written.rows, sha256=written.sha256,
-                created_at=now(), created_by=user,
+                zone=written.zone,
+                name=written.table,
+                rows=written.rows,
+                sha256=written.sha256,
+                created_at=now(),
+                created_by=user,
             )
         )
 

@@ -1,0 +1,5 @@
+"""`python -m linkhaven` runs the CLI."""
+
+from linkhaven.cli import main
+
+main()

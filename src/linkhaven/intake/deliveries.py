@@ -1,0 +1,133 @@
+"""Reading the collection register: what later stages take as their input, and the steward's view."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyarrow as pa
+from sqlalchemy import select
+
+from linkhaven.errors import WorkspaceError
+from linkhaven.governance.permissions import Action
+from linkhaven.intake.register import deliveries
+from linkhaven.workspace.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    source: str
+    file_name: str
+    status: str
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    quarantined_by_reason: dict[str, int]
+    values_set_null: dict[str, int]
+    columns_dropped: list[str]
+    identity_table: str
+    content_table: str
+    quarantine_table: str
+    supersedes: str | None
+    superseded_by: str | None
+    received_at: str
+    received_by: str
+    notice_version: int
+    agreement_id: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+_PLAIN = [
+    "id", "source", "file_name", "status", "rows_read", "rows_loaded", "rows_quarantined", "identity_table",
+    "content_table", "quarantine_table", "supersedes", "superseded_by", "received_at", "received_by",
+    "notice_version", "agreement_id",
+]  # fmt: skip
+
+
+def _deliveries(ws: Workspace, source: str | None = None) -> list[Delivery]:
+    query = select(deliveries).order_by(deliveries.c.id)
+    if source is not None:
+        query = query.where(deliveries.c.source == source)
+    with ws.engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return [
+        Delivery(
+            **{k: r[k] for k in _PLAIN},
+            quarantined_by_reason=json.loads(r["quarantined_by_reason"]),
+            values_set_null=json.loads(r["values_set_null"]),
+            columns_dropped=json.loads(r["columns_dropped"]),
+        )
+        for r in rows
+    ]
+
+
+def current_deliveries(ws: Workspace, source: str) -> list[Delivery]:
+    """The loaded, not superseded, deliveries of `source`: the input of linkage and the panel."""
+    return [d for d in _deliveries(ws, source) if d.status == "loaded"]
+
+
+def delivery_status(ws: Workspace) -> list[Delivery]:
+    """Every delivery in the collection register (steward and privacy officer)."""
+    with ws.act(Action.INTAKE_STATUS, obj="deliveries") as act:
+        found = _deliveries(ws)
+        act.detail["deliveries"] = len(found)
+    return found
+
+
+def _find(ws: Workspace, delivery_id: str) -> Delivery:
+    for delivery in _deliveries(ws):
+        if delivery.id == delivery_id:
+            return delivery
+    raise WorkspaceError(f"There is no delivery {delivery_id}; see `linkhaven intake status`.")
+
+
+def quarantine_summary(ws: Workspace, delivery_id: str | None = None) -> list[dict[str, object]]:
+    """Counts of quarantined rows by delivery, reason and field, with their line numbers (no values)."""
+    with ws.act(Action.QUARANTINE_LIST, obj=f"delivery:{delivery_id or 'all'}") as act:
+        chosen = [_find(ws, delivery_id)] if delivery_id else _deliveries(ws)
+        summary: list[dict[str, object]] = []
+        zone = ws.zone("content")
+        for delivery in chosen:
+            if not delivery.rows_quarantined:
+                continue
+            table = zone.read(delivery.quarantine_table).select(["line", "reason", "field"]).to_pylist()
+            groups: dict[tuple[str, str], list[int]] = {}
+            for row in table:
+                groups.setdefault((row["reason"], row["field"]), []).append(row["line"])
+            for (reason, field), lines in sorted(groups.items()):
+                summary.append(
+                    {"delivery": delivery.id, "source": delivery.source, "reason": reason, "field": field,
+                     "rows": len(lines), "lines": lines[:20]}
+                )  # fmt: skip
+        act.detail["groups"] = len(summary)
+    return summary
+
+
+def export_quarantine(ws: Workspace, delivery_id: str, out: Path) -> int:
+    """Write a delivery's quarantined rows, with their values, to a file the steward names (audited)."""
+    with ws.act(Action.QUARANTINE_EXPORT, obj=f"delivery:{delivery_id}") as act:
+        delivery = _find(ws, delivery_id)
+        if out.exists():
+            raise WorkspaceError(f"{out} already exists; name a new file for the export.")
+        if ws.root.resolve() in out.resolve().parents:
+            raise WorkspaceError("Export outside the workspace: the workspace holds only encrypted zone files.")
+        content = ws.zone("content").read(delivery.quarantine_table)
+        identity = ws.zone("identity").read(delivery.quarantine_table)
+        joined = content.join(identity, "line", join_type="full outer").sort_by("line")
+        _write_csv(joined, out)
+        act.detail.update(rows=joined.num_rows)
+    return int(joined.num_rows)
+
+
+def _write_csv(table: pa.Table, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "x", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(table.column_names)
+        for row in table.to_pylist():
+            writer.writerow(["" if v is None else v for v in row.values()])

@@ -1,0 +1,370 @@
+"""Taking in one delivery: gate, read, minimise, check, split, store, register. All or nothing.
+
+The order matters. Gates and file-level checks run before anything is stored. Undeclared columns
+are dropped before any table is written (R11). Zone tables are written under new names and only
+become part of the workspace when the register transaction commits; if the process dies before
+that, the next command removes the unregistered files, so the workspace is as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from sqlalchemy import Connection, func, select, update
+
+from linkhaven.errors import GateRefused, InputError, WorkspaceError
+from linkhaven.governance.permissions import Action
+from linkhaven.intake.gates import check_gates
+from linkhaven.intake.reader import FileFacts, inspect_file, read_delivery
+from linkhaven.intake.register import deliveries
+from linkhaven.intake.rules import FieldRule, SourceRules, lit, q, rules_for
+from linkhaven.workspace.workspace import Act, Workspace, now
+
+Progress = Callable[[str], None]
+
+REJECT_REASONS = {
+    "MISSING COLUMNS": "truncated_line",
+    "TOO MANY COLUMNS": "too_many_columns",
+    "INVALID ENCODING": "invalid_encoding",
+    "INVALID UNICODE": "invalid_encoding",
+    "UNQUOTED VALUE": "bad_quoting",
+    "LINE SIZE OVER MAXIMUM": "line_too_long",
+}
+IDENTITY_CLASS = "personal"
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    delivery_id: str
+    source: str
+    file_name: str
+    file_sha256: str
+    encoding: str
+    notice_version: int
+    agreement_id: str
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    quarantined_by_reason: dict[str, int]
+    values_set_null: dict[str, int]
+    columns_dropped: list[str]
+    supersedes: str | None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def intake_file(
+    ws: Workspace,
+    source: str,
+    path: Path,
+    supersedes: str | None = None,
+    on: date | None = None,
+    progress: Progress | None = None,
+) -> IntakeResult:
+    """Take in a delivery of `source` with the checks and file format the workspace's spec declares."""
+    from linkhaven.spec import load_spec
+
+    spec = load_spec(ws.spec_path())
+    rules = rules_for(spec, source)
+    fmt = spec.source(source).format
+    return take_in(ws, rules, path, fmt.delimiter, fmt.quote_char, str(fmt.encoding), supersedes, on, progress)
+
+
+def take_in(
+    ws: Workspace,
+    rules: SourceRules,
+    path: Path,
+    delimiter: str = ",",
+    quote: str = '"',
+    declared_encoding: str = "detect",
+    supersedes: str | None = None,
+    on: date | None = None,
+    progress: Progress | None = None,
+) -> IntakeResult:
+    """Take in `path` as a delivery of `rules.source`; returns the register entry's figures."""
+    say = progress or (lambda _step: None)
+    today = on or date.today()
+    with ws.act(Action.INTAKE_RUN, obj=f"source:{rules.source}") as act:
+        act.detail["file"] = path.name
+        data_classes = {f.data_class for f in rules.fields}
+        with ws.engine.connect() as conn:
+            notice, agreement = check_gates(conn, rules.source, data_classes, today)
+        say("hashing and checking encoding")
+        facts = inspect_file(path, declared_encoding)
+        with ws.engine.connect() as conn:
+            _check_not_duplicate(conn, facts.sha256)
+            if supersedes is not None:
+                _check_supersedable(conn, supersedes, rules.source)
+        with ws.exclusive() as scratch:
+            return _load(
+                act, rules, path, facts, delimiter, quote, notice.version, agreement.id, supersedes, say, scratch
+            )
+
+
+def _load(
+    act: Act,
+    rules: SourceRules,
+    path: Path,
+    facts: FileFacts,
+    delimiter: str,
+    quote: str,
+    notice_version: int,
+    agreement_id: str,
+    supersedes: str | None,
+    say: Progress,
+    scratch: Path,
+) -> IntakeResult:
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET temp_directory = {lit(str(scratch))}")
+        con.execute("SET preserve_insertion_order = true")
+        say("reading")
+        raw = read_delivery(con, path, facts, delimiter, quote)
+        present, dropped = _minimise(raw.columns, rules, path.name)
+        say("checking rows")
+        _check_rows(con, rules, present)
+        say("splitting and storing")
+        return _store(
+            act, con, rules, present, raw.rows_read, dropped, facts, notice_version, agreement_id, path.name, supersedes
+        )
+    finally:
+        con.close()
+
+
+def _check_not_duplicate(conn: Connection, sha256: str) -> None:
+    existing = conn.execute(select(deliveries.c.id).where(deliveries.c.file_sha256 == sha256)).scalar_one_or_none()
+    if existing is not None:
+        raise GateRefused(
+            f"This file (same content hash) was already taken in as delivery {existing}; nothing was stored. "
+            "A corrected re-delivery is a different file: take it in with --supersedes."
+        )
+
+
+def _check_supersedable(conn: Connection, delivery_id: str, source: str) -> None:
+    row = conn.execute(select(deliveries.c.source, deliveries.c.status).where(deliveries.c.id == delivery_id)).first()
+    if row is None:
+        raise WorkspaceError(f"There is no delivery {delivery_id} to supersede; see `linkhaven intake status`.")
+    if row[0] != source or row[1] != "loaded":
+        raise WorkspaceError(
+            f"Delivery {delivery_id} is a {row[0]} delivery with status {row[1]}; only a loaded delivery of the "
+            "same source can be superseded."
+        )
+
+
+def _minimise(columns: list[str], rules: SourceRules, file_name: str) -> tuple[dict[str, FieldRule], list[str]]:
+    """Map the file's columns to declared fields; refuse forbidden or missing ones; list the rest."""
+    declared = rules.by_column()
+    forbidden = {c.strip().lower() for c in rules.forbidden_columns}
+    found_forbidden = sorted(c for c in columns if c.strip().lower() in forbidden)
+    if found_forbidden:
+        raise InputError(
+            f"{file_name} contains column(s) the spec forbids this source to send ({', '.join(found_forbidden)}); "
+            "the whole file is refused and nothing was stored. Ask the source to re-extract without them."
+        )
+    present: dict[str, FieldRule] = {}
+    dropped: list[str] = []
+    for column in columns:
+        rule = declared.get(column.strip().lower())
+        if rule is None:
+            dropped.append(column)
+        else:
+            present[column] = FieldRule(**{**asdict(rule), "column": column})
+    # Institutions deliver a fixed layout: every declared column must be there, even if its values may be empty.
+    found = {p.name for p in present.values()}
+    missing = sorted(r.column for r in rules.fields if r.name not in found)
+    if missing:
+        raise InputError(
+            f"{file_name} lacks the declared column(s) {', '.join(missing)}; "
+            "the whole file is refused and nothing was stored."
+        )
+    return present, dropped
+
+
+def _check_rows(con: duckdb.DuckDBPyConnection, rules: SourceRules, present: dict[str, FieldRule]) -> None:
+    """Create `checked`: every parsed row with its first failure (reason, field), all failures, typed values."""
+    fields = list(present.values())
+    record_id = next(f for f in fields if f.name == rules.record_id)
+    failures: list[tuple[str, str, str]] = [(w.reason, w.field, w.predicate) for w in rules.windows]
+    nulled: list[tuple[str, str, str]] = []
+    for rule in fields:
+        for reason, predicate in rule.failures(rules.oen_check_digit):
+            if rule.invalid == "set_null" and not rule.required and reason != "missing_value":
+                nulled.append((reason, rule.name, predicate))
+            else:
+                failures.append((reason, rule.name, predicate))
+    all_columns = ", ".join(q(c) for c in present)
+    failures.append(("duplicate_row", "-", f"row_number() OVER (PARTITION BY {all_columns} ORDER BY __line) > 1"))
+    failures.append(
+        ("duplicate_record_id", record_id.name, f"row_number() OVER (PARTITION BY {record_id.raw} ORDER BY __line) > 1")
+    )
+    flags = ",\n".join(f"({pred}) IS TRUE AS __f{i}" for i, (_, _, pred) in enumerate(failures))
+    null_flags = ",\n".join(f"({pred}) IS TRUE AS __n{i}" for i, (_, _, pred) in enumerate(nulled))
+    con.execute(f"CREATE TABLE flagged AS SELECT *, {flags}{', ' + null_flags if null_flags else ''} FROM raw")
+    first_reason = " ".join(f"WHEN __f{i} THEN {lit(r)}" for i, (r, _, _) in enumerate(failures))
+    first_field = " ".join(f"WHEN __f{i} THEN {lit(n)}" for i, (_, n, _) in enumerate(failures))
+    every = ", ".join(f"CASE WHEN __f{i} THEN {lit(r + ':' + n)} END" for i, (r, n, _) in enumerate(failures))
+    con.execute(
+        f"""CREATE TABLE checked AS SELECT *, CASE {first_reason} END AS __reason, CASE {first_field} END AS __field,
+        concat_ws(';', {every}) AS __all_reasons FROM flagged"""
+    )
+    con.execute("DROP TABLE flagged")
+    # A discarded value is counted by field and reason (it never reaches a zone), only on loaded rows.
+    con.execute("CREATE TABLE values_set_null (field VARCHAR, reason VARCHAR, n BIGINT)")
+    for i, (reason, name, _) in enumerate(nulled):
+        column = next(c for c, f in present.items() if f.name == name)
+        con.execute(
+            f"INSERT INTO values_set_null SELECT {lit(name)}, {lit(reason)}, count(*) FROM checked "
+            f"WHERE __n{i} AND __reason IS NULL"
+        )
+        con.execute(f"UPDATE checked SET {q(column)} = NULL WHERE __n{i}")
+
+
+def _store(
+    act: Act,
+    con: duckdb.DuckDBPyConnection,
+    rules: SourceRules,
+    present: dict[str, FieldRule],
+    rows_read: int,
+    dropped: list[str],
+    facts: FileFacts,
+    notice_version: int,
+    agreement_id: str,
+    file_name: str,
+    supersedes: str | None,
+) -> IntakeResult:
+    ws, user = act.workspace, act.user
+    identity_cols = {c: f for c, f in present.items() if f.data_class == IDENTITY_CLASS}
+    content_cols = {c: f for c, f in present.items() if f.data_class != IDENTITY_CLASS}
+    con.execute(
+        "CREATE TABLE loaded AS SELECT gen_random_uuid()::VARCHAR AS record_code, * FROM checked WHERE __reason IS NULL"
+    )
+
+    def typed(cols: dict[str, FieldRule]) -> str:
+        return ", ".join(f"{f.typed()} AS {q(f.name)}" for f in cols.values())
+
+    identity = _arrow(con, f"SELECT record_code, {typed(identity_cols)} FROM loaded ORDER BY __line")
+    content = _arrow(con, f"SELECT record_code, {typed(content_cols)} FROM loaded ORDER BY __line")
+
+    def raw_text(cols: dict[str, FieldRule]) -> str:
+        return ", ".join(f"{q(c)} AS {q(f.name)}" for c, f in cols.items())
+
+    quarantine_content = _arrow(
+        con,
+        f"""SELECT __line AS line, __reason AS reason, __field AS field, __all_reasons AS all_reasons,
+        {raw_text(content_cols)} FROM checked WHERE __reason IS NOT NULL
+        UNION ALL BY NAME
+        SELECT line, coalesce(map_reject(error_type), 'unparsable_line') AS reason, coalesce(column_name, '-') AS field,
+        error_type AS all_reasons FROM raw_rejects ORDER BY line""".replace("map_reject(error_type)", _reject_case()),
+    )
+    quarantine_identity = _arrow(
+        con,
+        f"""SELECT __line AS line, {raw_text(identity_cols)}, NULL::VARCHAR AS raw_line FROM checked
+        WHERE __reason IS NOT NULL
+        UNION ALL BY NAME SELECT line, csv_line AS raw_line FROM raw_rejects ORDER BY line""",
+    )
+    by_reason: dict[str, int] = {}
+    for reason in quarantine_content.column("reason").to_pylist():
+        by_reason[reason] = by_reason.get(reason, 0) + 1
+    quarantined = quarantine_content.num_rows
+    set_null = {
+        f"{field}:{reason}": int(n)
+        for field, reason, n in con.execute(
+            "SELECT field, reason, sum(n) FROM values_set_null GROUP BY ALL HAVING sum(n) > 0 ORDER BY ALL"
+        ).fetchall()
+    }
+    if identity.num_rows + quarantined != rows_read:
+        raise WorkspaceError("Internal accounting error: rows read do not equal rows loaded plus quarantined.")
+
+    with ws.engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(deliveries)).scalar_one()
+    delivery_id = f"D{count + 1:04d}"
+    stem = f"{delivery_id.lower()}-{rules.source}"
+    written = [
+        ws.zone("identity").write(f"{stem}-identity", identity),
+        ws.zone("content").write(f"{stem}-content", content),
+        ws.zone("content").write(f"{stem}-quarantine", quarantine_content),
+        ws.zone("identity").write(f"{stem}-quarantine", quarantine_identity),
+    ]
+    result = IntakeResult(
+        delivery_id=delivery_id,
+        source=rules.source,
+        file_name=file_name,
+        file_sha256=facts.sha256,
+        encoding=facts.encoding,
+        notice_version=notice_version,
+        agreement_id=agreement_id,
+        rows_read=rows_read,
+        rows_loaded=identity.num_rows,
+        rows_quarantined=quarantined,
+        quarantined_by_reason=dict(sorted(by_reason.items())),
+        values_set_null=set_null,
+        columns_dropped=dropped,
+        supersedes=supersedes,
+    )
+    act.object = f"delivery:{delivery_id}"
+    act.detail.update(
+        rows_read=rows_read,
+        rows_loaded=identity.num_rows,
+        rows_quarantined=quarantined,
+        columns_dropped=len(dropped),
+        delivery=delivery_id,
+    )
+    with act.transaction() as tx:
+        for item in written:
+            ws.register_zone_file(tx, item, user)
+        tx.execute(
+            deliveries.insert().values(
+                id=delivery_id,
+                source=rules.source,
+                file_name=file_name,
+                file_sha256=result.file_sha256,
+                file_bytes=facts.size,
+                encoding=result.encoding,
+                notice_version=notice_version,
+                agreement_id=agreement_id,
+                rows_read=rows_read,
+                rows_loaded=result.rows_loaded,
+                rows_quarantined=quarantined,
+                quarantined_by_reason=json.dumps(result.quarantined_by_reason),
+                values_set_null=json.dumps(set_null),
+                columns_dropped=json.dumps(dropped),
+                identity_table=f"{stem}-identity",
+                content_table=f"{stem}-content",
+                quarantine_table=f"{stem}-quarantine",
+                status="loaded",
+                supersedes=supersedes,
+                superseded_by=None,
+                received_at=now(),
+                received_by=user,
+                spec_sha256=_spec_sha(ws),
+            )
+        )
+        if supersedes is not None:
+            tx.execute(
+                update(deliveries)
+                .where(deliveries.c.id == supersedes)
+                .values(status="superseded", superseded_by=delivery_id)
+            )
+    return result
+
+
+def _reject_case() -> str:
+    cases = " ".join(f"WHEN error_type = {lit(k)} THEN {lit(v)}" for k, v in REJECT_REASONS.items())
+    return f"(CASE {cases} END)"
+
+
+def _arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    return con.execute(sql).to_arrow_table()
+
+
+def _spec_sha(ws: Workspace) -> str:
+    from linkhaven.spec import spec_hash
+
+    return spec_hash(ws.spec_path())

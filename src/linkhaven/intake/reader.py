@@ -1,0 +1,192 @@
+"""Reading a delivery into DuckDB as text, losing nothing.
+
+Every data row of the file ends up either in the `raw` table (all columns as VARCHAR, with its
+physical line number) or in `raw_rejects` (a line DuckDB could not split into the header's
+columns, or not decode), so rows read = rows parsed + rows rejected, always.
+DuckDB reads UTF-8 and Latin-1 natively; Windows-1252 is read as Latin-1 and the 27 characters
+where the two differ (curly quotes, dashes, œ, €…) are translated back, all inside DuckDB.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from linkhaven.errors import InputError
+
+CP1252_ONLY = {
+    0x80: "€", 0x82: "‚", 0x83: "ƒ", 0x84: "„", 0x85: "…", 0x86: "†", 0x87: "‡", 0x88: "ˆ", 0x89: "‰",
+    0x8A: "Š", 0x8B: "‹", 0x8C: "Œ", 0x8E: "Ž", 0x91: "‘", 0x92: "’", 0x93: "“", 0x94: "”", 0x95: "•",
+    0x96: "–", 0x97: "—", 0x98: "˜", 0x99: "™", 0x9A: "š", 0x9B: "›", 0x9C: "œ", 0x9E: "ž", 0x9F: "Ÿ",
+}  # fmt: skip
+ENCODINGS = {"utf-8", "utf-8-sig", "cp1252", "latin-1", "detect"}
+_CHUNK = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    sha256: str
+    size: int
+    is_parquet: bool
+    encoding: str
+    """The encoding used to read: utf-8, cp1252 or latin-1 (utf-8-sig is read as utf-8)."""
+
+
+@dataclass(frozen=True)
+class RawDelivery:
+    """The delivery inside a DuckDB connection: tables `raw` and `raw_rejects`."""
+
+    con: duckdb.DuckDBPyConnection
+    columns: list[str]
+    rows_parsed: int
+    rows_rejected: int
+
+    @property
+    def rows_read(self) -> int:
+        return self.rows_parsed + self.rows_rejected
+
+
+def inspect_file(path: Path, declared_encoding: str) -> FileFacts:
+    """Hash the file and settle its encoding in one pass over the bytes."""
+    if not path.is_file():
+        raise InputError(f"{path} does not exist or is not a file.")
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    size = 0
+    bad_utf8 = 0
+    lines = 0
+    non_ascii = False
+    head = b""
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                if not head:
+                    head = chunk[:4]
+                digest.update(chunk)
+                size += len(chunk)
+                lines += chunk.count(b"\n")
+                non_ascii = non_ascii or max(chunk) >= 0x80
+                if declared_encoding in {"detect", "cp1252", "latin-1"}:
+                    bad_utf8 += decoder.decode(chunk).count("\ufffd")
+    except OSError as err:
+        raise InputError(f"{path} cannot be read ({err.strerror}).") from None
+    is_parquet = head == b"PAR1"
+    if is_parquet:
+        return FileFacts(digest.hexdigest(), size, True, "binary")
+    if size == 0:
+        raise InputError(f"{path} is empty; expected a header row and data rows.")
+    encoding = declared_encoding
+    if head.startswith(codecs.BOM_UTF8) or declared_encoding == "utf-8-sig":
+        encoding = "utf-8"
+    elif declared_encoding == "detect":
+        # A few undecodable rows in a UTF-8 file are row faults (quarantined); many mean another encoding.
+        encoding = "utf-8" if bad_utf8 <= max(1, lines // 1000) else "cp1252"
+    elif declared_encoding in {"cp1252", "latin-1"} and bad_utf8 == 0 and non_ascii:
+        raise InputError(
+            f"{path.name} is declared {declared_encoding} in the spec but is UTF-8 encoded; ask the source to "
+            "re-deliver in the agreed encoding, or set the source's encoding to 'detect' in the spec."
+        )
+    return FileFacts(digest.hexdigest(), size, False, encoding)
+
+
+def read_delivery(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    facts: FileFacts,
+    delimiter: str,
+    quote: str,
+) -> RawDelivery:
+    """Load the file into `raw` (text columns + `__line`) and `raw_rejects` (line, error, column)."""
+    try:
+        if facts.is_parquet:
+            con.execute("CREATE TABLE raw_in AS SELECT * FROM read_parquet(?)", [str(path)])
+            columns = [r[0] for r in con.execute("DESCRIBE raw_in").fetchall()]
+            casts = ", ".join(f"CAST({_q(c)} AS VARCHAR) AS {_q(c)}" for c in columns)
+            con.execute(f"CREATE TABLE raw AS SELECT row_number() OVER () + 1 AS __line, {casts} FROM raw_in")
+            con.execute("DROP TABLE raw_in")
+            con.execute(
+                "CREATE TABLE raw_rejects (line BIGINT, error_type VARCHAR, column_name VARCHAR, csv_line VARCHAR)"
+            )
+        else:
+            _read_csv(con, path, facts.encoding, delimiter, quote)
+            columns = [r[0] for r in con.execute("DESCRIBE raw").fetchall() if r[0] != "__line"]
+    except duckdb.Error as err:
+        raise InputError(
+            f"{path.name} could not be parsed as {'Parquet' if facts.is_parquet else 'CSV'} "
+            f"({type(err).__name__}); check the file's format, delimiter and quoting against the spec."
+        ) from None
+    parsed = _scalar(con, "SELECT count(*) FROM raw")
+    rejected = _scalar(con, "SELECT count(DISTINCT line) FROM raw_rejects")
+    return RawDelivery(con, columns, parsed, rejected)
+
+
+def read_header(path: Path, encoding: str, delimiter: str, quote: str) -> list[str]:
+    """The header row, parsed as the spec declares; a file whose header cannot be read is refused."""
+    with open(path, "rb") as handle:
+        first = handle.readline(1 << 20)
+    try:
+        text = first.decode("utf-8-sig" if encoding == "utf-8" else encoding)
+    except UnicodeDecodeError:
+        raise InputError(f"{path.name}: the header row is not valid {encoding}; check the file's encoding.") from None
+    header = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter, quotechar=quote), [])
+    names = [h.strip() for h in header]
+    if not names or any(not n for n in names):
+        raise InputError(f"{path.name}: the first row is not a header of named columns (an empty column name).")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InputError(f"{path.name}: the header repeats column(s) {', '.join(duplicates)}; each must appear once.")
+    return names
+
+
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, delimiter: str, quote: str) -> None:
+    duck_encoding = "latin-1" if encoding in {"cp1252", "latin-1"} else "utf-8"
+    header = read_header(path, encoding, delimiter, quote)
+    columns = "{" + ", ".join(f"{_lit(name)}: 'VARCHAR'" for name in header) + "}"
+    con.execute(
+        f"""CREATE TABLE parsed AS SELECT row_number() OVER () AS __ord, * FROM read_csv(?, columns = {columns},
+        header = true, delim = ?, quote = ?, escape = ?, encoding = ?, store_rejects = true,
+        rejects_table = 'csv_rejects', rejects_scan = 'csv_reject_scans', strict_mode = false,
+        auto_detect = false, null_padding = false, max_line_size = 1048576)""",
+        [str(path), delimiter, quote, quote, duck_encoding],
+    )
+    con.execute(
+        """CREATE TABLE raw_rejects AS SELECT CAST(line AS BIGINT) AS line, first(error_type) AS error_type,
+        first(column_name) AS column_name, first(csv_line) AS csv_line FROM csv_rejects GROUP BY line"""
+    )
+    # Physical line of each parsed row: the ord-th data line that was not rejected (header is line 1).
+    total = _scalar(con, "SELECT count(*) FROM parsed") + _scalar(con, "SELECT count(*) FROM raw_rejects")
+    fix = _cp1252_fix if encoding == "cp1252" else _q
+    selected = ", ".join(f"{fix(c)} AS {_q(c)}" for c in header)
+    con.execute(
+        f"""CREATE TABLE raw AS
+        WITH lines AS (
+            SELECT row_number() OVER (ORDER BY l) AS __ord, l AS __line
+            FROM range(2, {int(total) + 2}) t(l) WHERE l NOT IN (SELECT line FROM raw_rejects)
+        )
+        SELECT lines.__line, {selected} FROM parsed JOIN lines USING (__ord) ORDER BY lines.__line"""
+    )
+    con.execute("DROP TABLE parsed")
+
+
+def _cp1252_fix(column: str) -> str:
+    source = "".join(chr(b) for b in CP1252_ONLY)
+    target = "".join(CP1252_ONLY.values())
+    return f"translate({_q(column)}, '{source}', '{target}')"
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
