@@ -67,6 +67,11 @@ def main() -> None:
     for role in ROLES:
         linkhaven("admin", "user", "add", role, "--role", role, parse=False)
 
+    assessments = [
+        linkhaven("privacy_officer", "assessment", "add", "--kind", kind, "--title", title, "--date", "2024-06-28",
+                  "--reference", f"MCCSS-IMDIU-{kind.upper()}-2024", "--json")
+        for kind, title in (("pia", "Children in care and education PIA"), ("tra", "IMDIU platform TRA"))
+    ]  # fmt: skip
     notice = linkhaven("privacy_officer", "notice", "publish", "--date", "2025-07-11", "--json")
     agreements = [
         linkhaven("privacy_officer", "agreement", "add", "--name", "MCCSS CPIN extract for data integration",
@@ -76,7 +81,7 @@ def main() -> None:
                   "--party", "Ministry of Education", "--party", "MCCSS IMDIU", "--source", "onsis", "--source", "eqao",
                   "--from", "2024-07-26", "--to", "2029-03-31", "--json"),
     ]  # fmt: skip
-    stage("governance", {"notice": notice, "agreements": agreements})
+    stage("governance", {"assessments": assessments, "notice": notice, "agreements": agreements})
 
     deliveries = {
         source: linkhaven("steward", "intake", "--source", source, str(EXTRACTS / f"{source}.csv"), "--json")
@@ -84,7 +89,11 @@ def main() -> None:
     }
     stage("intake", deliveries)
 
+    stage("retention", linkhaven("privacy_officer", "retention", "status", "--json"))
     stage("audit", linkhaven("privacy_officer", "audit", "verify", "--json"))
+    stage(
+        "oversight", linkhaven("privacy_officer", "oversight", "pack", "--out", str(DEMO / "oversight-pack"), "--json")
+    )
 
     (DEMO / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print()
@@ -93,6 +102,7 @@ def main() -> None:
     print(f"  keys (outside the workspace): {KEYS.relative_to(ROOT)}/")
     print(f"  workspace (encrypted zones):  {WORKSPACE.relative_to(ROOT)}/")
     print(f"  public notice:                {REPORTS.relative_to(ROOT)}/notice.md, notice.html")
+    print(f"  review pack for the IPC:      {(DEMO / 'oversight-pack').relative_to(ROOT)}/index.html")
     print(f"  figures of every stage:       {(DEMO / 'summary.json').relative_to(ROOT)}")
     print("Replay any step, e.g.: LINKHAVEN_USER=privacy_officer .venv/bin/linkhaven -w demo/workspace audit show")
 

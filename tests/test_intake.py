@@ -56,6 +56,10 @@ def write_csv(path: Path, rows: list[list[str]], header: list[str] = ONSIS_HEADE
 
 
 def open_gates(env: Env) -> None:
+    for kind in ("pia", "tra"):
+        recorded = env.as_user("privacy_officer", "assessment", "add", "--kind", kind, "--title", f"{kind} v1",
+                               "--date", "2024-06-01", "--reference", f"{kind.upper()}-2024-01")  # fmt: skip
+        assert recorded.code == 0, recorded.err
     assert env.as_user("privacy_officer", "notice", "publish", "--date", "2025-07-11").code == 0
     added = env.as_user(
         "privacy_officer", "agreement", "add", "--name", "EDU", "--party", "EDU", "--party", "MCCSS",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +11,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from linkhaven.errors import LinkhavenError
 from linkhaven.workspace import Workspace
 
 console = Console()
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON object instead of a table.")
 KEYS_OPTION = typer.Option(None, "--keys", help="Key directory (default: LINKHAVEN_KEYS, else the one given at init).")
+
+
+def parse_date(text: str, option: str) -> date:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise LinkhavenError(f"{option} must be a date as YYYY-MM-DD.") from None
 
 
 def open_workspace(ctx: typer.Context, keys: Path | None = None) -> Workspace:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from linkhaven import intake as lib
-from linkhaven.cli._common import JSON_OPTION, console, emit_json, emit_table, open_workspace
+from linkhaven.cli._common import JSON_OPTION, console, emit_json, emit_table, open_workspace, parse_date
 from linkhaven.errors import LinkhavenError
 from linkhaven.governance.permissions import Action
 
@@ -27,23 +27,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(quarantine_app, name="quarantine")
 
 
-def _date(text: str, option: str) -> date:
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError:
-        raise LinkhavenError(f"{option} must be a date as YYYY-MM-DD.") from None
-
-
 def notice_publish(
     ctx: typer.Context,
-    published_on: str = typer.Option(
-        None, "--date", help="Publication date YYYY-MM-DD (default: today)."
-    ),
+    published_on: str = typer.Option(None, "--date", help="Publication date YYYY-MM-DD (default: today)."),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Record the notice rendered from the workspace's spec as a published version (privacy officer)."""
     ws = open_workspace(ctx)
-    day = _date(published_on, "--date") if published_on else date.today()
+    day = parse_date(published_on, "--date") if published_on else date.today()
     version = lib.publish_notice(ws, day)
     if json_out:
         emit_json(version.__dict__)
@@ -76,7 +67,7 @@ def agreement_add(
     """Register a data-sharing agreement (privacy officer)."""
     ws = open_workspace(ctx)
     agreement = lib.add_agreement(
-        ws, name, kind, party, source, data_class, _date(valid_from, "--from"), _date(valid_to, "--to")
+        ws, name, kind, party, source, data_class, parse_date(valid_from, "--from"), parse_date(valid_to, "--to")
     )
     if json_out:
         emit_json(agreement.__dict__)

@@ -19,6 +19,7 @@ import pyarrow as pa
 from sqlalchemy import Connection, func, select, update
 
 from linkhaven.errors import GateRefused, InputError, WorkspaceError
+from linkhaven.governance.assessments import check_assessments
 from linkhaven.governance.permissions import Action
 from linkhaven.intake.gates import check_gates
 from linkhaven.intake.reader import FileFacts, inspect_file, read_delivery
@@ -96,6 +97,7 @@ def take_in(
         data_classes = {f.data_class for f in rules.fields}
         with ws.engine.connect() as conn:
             notice, agreement = check_gates(conn, rules.source, data_classes, today)
+            check_assessments(conn, list(rules.required_assessments), today)
         say("hashing and checking encoding")
         facts = inspect_file(path, declared_encoding)
         with ws.engine.connect() as conn:

@@ -125,6 +125,7 @@ class SourceRules:
     forbidden_columns: list[str]
     windows: list[WindowRule] = field(default_factory=list)
     oen_check_digit: str = "none"
+    required_assessments: tuple[str, ...] = ()
 
     def by_column(self) -> dict[str, FieldRule]:
         return {f.column.strip().lower(): f for f in self.fields}
@@ -194,4 +195,5 @@ def rules_for(spec: ProjectSpec, source_name: str) -> SourceRules:
         forbidden_columns=list(source.forbidden_columns),
         windows=windows,
         oen_check_digit=str(spec.identifiers.oen_check_digit),
+        required_assessments=tuple(str(a) for a in spec.assessments_required),
     )

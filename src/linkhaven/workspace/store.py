@@ -101,10 +101,10 @@ def _alembic_config() -> Config:
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration; cheap when it is already there."""
     config = _alembic_config()
-    head = ScriptDirectory.from_config(config).get_current_head()
+    heads = set(ScriptDirectory.from_config(config).get_heads())
     with engine.begin() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-        if current == head:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+        if current == heads:
             return
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")

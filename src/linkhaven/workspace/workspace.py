@@ -22,9 +22,11 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, insert, select
 
-from linkhaven.errors import LinkhavenError, PermissionDenied, WorkspaceError, ZoneKeyError
+from linkhaven.errors import GateRefused, LinkhavenError, PermissionDenied, WorkspaceError, ZoneKeyError
 from linkhaven.governance.audit import AuditLog, DetailValue
 from linkhaven.governance.permissions import Action, Role, decide
+from linkhaven.governance.registers import destructions
+from linkhaven.governance.suspension import HALTED_WHILE_SUSPENDED, current_state, record_state
 from linkhaven.workspace import store
 from linkhaven.workspace.keys import AUDIT_KEY, KEYS_ENV, ZONES, KeyDirectory, fingerprint
 from linkhaven.workspace.zones import Zone, ZoneFile
@@ -217,6 +219,17 @@ class Workspace:
     def zone(self, name: str) -> Zone:
         if name not in ZONES:
             raise WorkspaceError(f"Unknown zone '{name}'; zones are {', '.join(ZONES)}.")
+        with self.engine.connect() as conn:
+            certificate = conn.execute(
+                select(destructions.c.id, destructions.c.destroyed_at).where(
+                    destructions.c.kind == "zone", destructions.c.target == name
+                )
+            ).first()
+        if certificate is not None:
+            raise ZoneKeyError(
+                f"The {name} zone was destroyed on {certificate[1][:10]} (certificate {certificate[0]}); "
+                "its data cannot be read by any command, even from restored copies."
+            )
         return Zone(name, self.root / "zones" / name, self._key(name))
 
     def register_zone_file(self, conn: Connection, written: ZoneFile, user: str) -> None:
@@ -255,6 +268,16 @@ class Workspace:
                 f"User '{user}' may not {action}: {decision.reason}. Ask an admin to register the user "
                 "with the right role (`linkhaven user add`)."
             )
+        if action in HALTED_WHILE_SUSPENDED:
+            with self.engine.connect() as conn:
+                state = current_state(conn)
+            if state.suspended:
+                reason = "the project is suspended"
+                self.audit.append(user, role, action, obj, "refused", {"reason": reason})
+                raise GateRefused(
+                    f"The project was suspended on {state.changed_at[:10]} ({state.reason}); {action} is halted "
+                    "until the suspension is lifted (`linkhaven project resume`)."
+                )
         act = Act(self, user, role, action, obj)
         try:
             yield act
@@ -271,6 +294,13 @@ class Workspace:
             raise
         if not act.recorded:
             self.audit.append(user, role, action, obj, act.outcome, act.detail)
+
+    def set_suspended(self, suspended: bool, reason: str) -> None:
+        """Suspend or resume every gated operation (R5); the reason is recorded and audited."""
+        with self.act(Action.PROJECT_SUSPEND, obj="project") as act:
+            act.detail["state"] = "suspended" if suspended else "active"
+            with act.transaction() as conn:
+                record_state(conn, suspended, reason, now(), act.user)
 
     def add_user(self, name: str, role: Role) -> None:
         _check_user_name(name)
