@@ -164,7 +164,7 @@ def test_each_row_fault_is_quarantined_with_its_reason(env: Env, tmp_path: Path)
     open_gates(env)
     rows = [onsis_row(i) for i in range(10)]
     bad = {
-        "invalid_date": onsis_row(100, DATE_OF_BIRTH="20101345"),
+        "malformed_date": onsis_row(100, DATE_OF_BIRTH="20101345"),
         "invalid_code": onsis_row(101, GRADE="13"),
         "invalid_oen": onsis_row(102, OEN="12345"),
         "outside_window": onsis_row(104, SCHOOL_YEAR="2015-16"),
@@ -196,7 +196,7 @@ def test_quarantine_list_shows_reasons_not_values(env: Env, tmp_path: Path) -> N
         {
             "delivery": "D0001",
             "source": "onsis",
-            "reason": "invalid_date",
+            "reason": "malformed_date",
             "field": "birth_date",
             "rows": 1,
             "lines": [3],

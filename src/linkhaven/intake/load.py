@@ -22,7 +22,7 @@ from linkhaven.errors import GateRefused, InputError, WorkspaceError
 from linkhaven.governance.assessments import check_assessments
 from linkhaven.governance.permissions import Action
 from linkhaven.intake.gates import check_gates
-from linkhaven.intake.reader import FileFacts, inspect_file, read_delivery
+from linkhaven.intake.reader import REPLACEMENT, FileFacts, inspect_file, read_delivery
 from linkhaven.intake.register import deliveries
 from linkhaven.intake.rules import FieldRule, SourceRules, lit, q, rules_for
 from linkhaven.workspace.workspace import Act, Workspace, now
@@ -128,10 +128,10 @@ def _load(
         con.execute(f"SET temp_directory = {lit(str(scratch))}")
         con.execute("SET preserve_insertion_order = true")
         say("reading")
-        raw = read_delivery(con, path, facts, delimiter, quote)
+        raw = read_delivery(con, path, facts, delimiter, quote, scratch)
         present, dropped = _minimise(raw.columns, rules, path.name)
         say("checking rows")
-        _check_rows(con, rules, present)
+        _check_rows(con, rules, present, facts.encoding)
         say("splitting and storing")
         return _store(
             act, con, rules, present, raw.rows_read, dropped, facts, notice_version, agreement_id, path.name, supersedes
@@ -189,11 +189,17 @@ def _minimise(columns: list[str], rules: SourceRules, file_name: str) -> tuple[d
     return present, dropped
 
 
-def _check_rows(con: duckdb.DuckDBPyConnection, rules: SourceRules, present: dict[str, FieldRule]) -> None:
+def _check_rows(
+    con: duckdb.DuckDBPyConnection, rules: SourceRules, present: dict[str, FieldRule], encoding: str
+) -> None:
     """Create `checked`: every parsed row with its first failure (reason, field), all failures, typed values."""
     fields = list(present.values())
     record_id = next(f for f in fields if f.name == rules.record_id)
-    failures: list[tuple[str, str, str]] = [(w.reason, w.field, w.predicate) for w in rules.windows]
+    failures: list[tuple[str, str, str]] = []
+    if encoding != "utf-8":
+        every_column = " || ".join(f"coalesce({q(c)}, '')" for c in present)
+        failures.append(("invalid_encoding", "-", f"contains({every_column}, '{REPLACEMENT}')"))
+    failures += [(w.reason, w.field, w.predicate) for w in rules.windows]
     nulled: list[tuple[str, str, str]] = []
     for rule in fields:
         for reason, predicate in rule.failures(rules.oen_check_digit):

@@ -3,8 +3,11 @@
 Every data row of the file ends up either in the `raw` table (all columns as VARCHAR, with its
 physical line number) or in `raw_rejects` (a line DuckDB could not split into the header's
 columns, or not decode), so rows read = rows parsed + rows rejected, always.
-DuckDB reads UTF-8 and Latin-1 natively; Windows-1252 is read as Latin-1 and the 27 characters
-where the two differ (curly quotes, dashes, œ, €…) are translated back, all inside DuckDB.
+DuckDB reads UTF-8 only (its Latin-1 reader refuses the bytes 0x80–0x9F that Windows-1252 uses for
+curly quotes, dashes, œ, €…), so a Windows-1252 or Latin-1 delivery is first transcoded, in chunks,
+to UTF-8 in the writer's private scratch directory (mode 0700, removed when intake ends). The five
+bytes Windows-1252 leaves undefined become U+FFFD, which the row checks quarantine as
+`invalid_encoding`.
 """
 
 from __future__ import annotations
@@ -19,11 +22,8 @@ import duckdb
 
 from linkhaven.errors import InputError
 
-CP1252_ONLY = {
-    0x80: "€", 0x82: "‚", 0x83: "ƒ", 0x84: "„", 0x85: "…", 0x86: "†", 0x87: "‡", 0x88: "ˆ", 0x89: "‰",
-    0x8A: "Š", 0x8B: "‹", 0x8C: "Œ", 0x8E: "Ž", 0x91: "‘", 0x92: "’", 0x93: "“", 0x94: "”", 0x95: "•",
-    0x96: "–", 0x97: "—", 0x98: "˜", 0x99: "™", 0x9A: "š", 0x9B: "›", 0x9C: "œ", 0x9E: "ž", 0x9F: "Ÿ",
-}  # fmt: skip
+REPLACEMENT = "\ufffd"
+"""What an undecodable byte becomes; a row holding it is quarantined as invalid_encoding."""
 ENCODINGS = {"utf-8", "utf-8-sig", "cp1252", "latin-1", "detect"}
 _CHUNK = 16 * 1024 * 1024
 
@@ -100,6 +100,7 @@ def read_delivery(
     facts: FileFacts,
     delimiter: str,
     quote: str,
+    scratch: Path,
 ) -> RawDelivery:
     """Load the file into `raw` (text columns + `__line`) and `raw_rejects` (line, error, column)."""
     try:
@@ -113,7 +114,8 @@ def read_delivery(
                 "CREATE TABLE raw_rejects (line BIGINT, error_type VARCHAR, column_name VARCHAR, csv_line VARCHAR)"
             )
         else:
-            _read_csv(con, path, facts.encoding, delimiter, quote)
+            source = path if facts.encoding == "utf-8" else _transcode(path, facts.encoding, scratch)
+            _read_csv(con, source, delimiter, quote, path.name)
             columns = [r[0] for r in con.execute("DESCRIBE raw").fetchall() if r[0] != "__line"]
     except duckdb.Error as err:
         raise InputError(
@@ -125,34 +127,43 @@ def read_delivery(
     return RawDelivery(con, columns, parsed, rejected)
 
 
-def read_header(path: Path, encoding: str, delimiter: str, quote: str) -> list[str]:
+def _transcode(path: Path, encoding: str, scratch: Path) -> Path:
+    target = scratch / "transcoded.csv"
+    decoder = codecs.getincrementaldecoder(encoding)("replace")
+    with open(path, "rb") as source, open(target, "w", encoding="utf-8", newline="") as sink:
+        while chunk := source.read(_CHUNK):
+            sink.write(decoder.decode(chunk))
+        sink.write(decoder.decode(b"", final=True))
+    return target
+
+
+def read_header(path: Path, delimiter: str, quote: str, name: str) -> list[str]:
     """The header row, parsed as the spec declares; a file whose header cannot be read is refused."""
     with open(path, "rb") as handle:
         first = handle.readline(1 << 20)
     try:
-        text = first.decode("utf-8-sig" if encoding == "utf-8" else encoding)
+        text = first.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InputError(f"{path.name}: the header row is not valid {encoding}; check the file's encoding.") from None
+        raise InputError(f"{name}: the header row is not valid text in the declared encoding; check it.") from None
     header = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter, quotechar=quote), [])
     names = [h.strip() for h in header]
     if not names or any(not n for n in names):
-        raise InputError(f"{path.name}: the first row is not a header of named columns (an empty column name).")
+        raise InputError(f"{name}: the first row is not a header of named columns (an empty column name).")
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise InputError(f"{path.name}: the header repeats column(s) {', '.join(duplicates)}; each must appear once.")
+        raise InputError(f"{name}: the header repeats column(s) {', '.join(duplicates)}; each must appear once.")
     return names
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, delimiter: str, quote: str) -> None:
-    duck_encoding = "latin-1" if encoding in {"cp1252", "latin-1"} else "utf-8"
-    header = read_header(path, encoding, delimiter, quote)
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str, quote: str, name: str) -> None:
+    header = read_header(path, delimiter, quote, name)
     columns = "{" + ", ".join(f"{_lit(name)}: 'VARCHAR'" for name in header) + "}"
     con.execute(
         f"""CREATE TABLE parsed AS SELECT row_number() OVER () AS __ord, * FROM read_csv(?, columns = {columns},
         header = true, delim = ?, quote = ?, escape = ?, encoding = ?, store_rejects = true,
         rejects_table = 'csv_rejects', rejects_scan = 'csv_reject_scans', strict_mode = false,
         auto_detect = false, null_padding = false, max_line_size = 1048576)""",
-        [str(path), delimiter, quote, quote, duck_encoding],
+        [str(path), delimiter, quote, quote, "utf-8"],
     )
     con.execute(
         """CREATE TABLE raw_rejects AS SELECT CAST(line AS BIGINT) AS line, first(error_type) AS error_type,
@@ -160,8 +171,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, delimit
     )
     # Physical line of each parsed row: the ord-th data line that was not rejected (header is line 1).
     total = _scalar(con, "SELECT count(*) FROM parsed") + _scalar(con, "SELECT count(*) FROM raw_rejects")
-    fix = _cp1252_fix if encoding == "cp1252" else _q
-    selected = ", ".join(f"{fix(c)} AS {_q(c)}" for c in header)
+    selected = ", ".join(_q(c) for c in header)
     con.execute(
         f"""CREATE TABLE raw AS
         WITH lines AS (
@@ -171,12 +181,6 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, delimit
         SELECT lines.__line, {selected} FROM parsed JOIN lines USING (__ord) ORDER BY lines.__line"""
     )
     con.execute("DROP TABLE parsed")
-
-
-def _cp1252_fix(column: str) -> str:
-    source = "".join(chr(b) for b in CP1252_ONLY)
-    target = "".join(CP1252_ONLY.values())
-    return f"translate({_q(column)}, '{source}', '{target}')"
 
 
 def _lit(value: str) -> str:

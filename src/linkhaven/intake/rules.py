@@ -75,7 +75,7 @@ class FieldRule:
         if self.required:
             out.append(("missing_value", f"{self.raw} IS NULL"))
         if self.type == "date":
-            out.append(("invalid_date", f"{value} IS NOT NULL AND {typed} IS NULL"))
+            out.append(("malformed_date", f"{value} IS NOT NULL AND {typed} IS NULL"))
         elif self.type in {"integer", "decimal"}:
             out.append(("invalid_number", f"{value} IS NOT NULL AND {typed} IS NULL"))
         if self.codes:
