@@ -52,29 +52,49 @@ def commit() -> str:
     return done.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (from /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True)
 class Measured:
     command: str
     seconds: float
     peak_rss_gib: float
     stdout: str
+    other_cpu_share: float
+    """CPU the rest of the machine used during the run, as a share of all cores: a busy machine inflates times."""
+
+    def figures(self) -> dict[str, object]:
+        return {
+            "command": self.command,
+            "wall_seconds": self.seconds,
+            "peak_rss_gib": self.peak_rss_gib,
+            "other_processes_cpu_share": self.other_cpu_share,
+        }
 
 
 def run_measured(args: list[str], env: dict[str, str] | None = None) -> Measured:
     """Run `python -m linkhaven ARGS` as a child; its own wall time and peak RSS."""
     command = [sys.executable, "-m", "linkhaven", *args]
+    busy_before = busy_cpu_seconds()
     started = time.perf_counter()
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, **(env or {})}
     )
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
+    own_cpu = usage.ru_utime + usage.ru_stime
+    others = max(0.0, (busy_cpu_seconds() - busy_before - own_cpu) / (seconds * (os.cpu_count() or 1)))
     stdout = process.stdout.read() if process.stdout else ""
     stderr = process.stderr.read() if process.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"benchmark step failed: linkhaven {' '.join(args)}\n{stderr[-2000:]}")
     shown = "linkhaven " + " ".join(a.replace(str(ROOT) + "/", "") for a in args)
-    return Measured(shown, round(seconds, 1), round(usage.ru_maxrss * 1024 / 2**30, 2), stdout)
+    return Measured(shown, round(seconds, 1), round(usage.ru_maxrss * 1024 / 2**30, 2), stdout, round(others, 3))
 
 
 def now() -> str:

@@ -49,9 +49,7 @@ def main() -> None:
         )
         figures = json.loads(measured.stdout)
         results[source] = {
-            "command": measured.command,
-            "wall_seconds": measured.seconds,
-            "peak_rss_gib": measured.peak_rss_gib,
+            **measured.figures(),
             "rows_read": figures["rows_read"],
             "rows_loaded": figures["rows_loaded"],
             "rows_quarantined": figures["rows_quarantined"],

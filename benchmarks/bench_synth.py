@@ -1,84 +1,24 @@
 """Benchmark `linkhaven synth`: wall time and peak memory of a full-scale run, with the machine.
 
-Runs the CLI as a child process (so the measurement is the command a user runs, and its peak
-resident memory can be read from `getrusage(RUSAGE_CHILDREN)`), writes into `benchmarks/work/`
-(git-ignored), records the result in `benchmarks/results/synth-scale<S>.json`, then deletes the
-extracts (several GB at scale 1) unless `--keep` is given.
+Acceptance (issue 3): scale 1 in at most 5 minutes and 8 GiB peak on this 2-core machine.
 
     .venv/bin/python benchmarks/bench_synth.py            # scale 1, the acceptance run
     .venv/bin/python benchmarks/bench_synth.py --scale 0.1
+
+Writes into benchmarks/work/ (git-ignored), records benchmarks/results/synth-scale<S>.json, then
+deletes the extracts (several GB at scale 1) unless --keep is given.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
 import shutil
-import subprocess
 import sys
-import time
-from datetime import UTC, datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / "benchmarks" / "work"
-RESULTS = ROOT / "benchmarks" / "results"
-LIMIT_SECONDS = 300
-LIMIT_BYTES = 8 * 2**30
+from _measure import RESULTS, ROOT, WORK, commit, machine, now, run_measured
 
-
-def machine() -> dict[str, object]:
-    """Cores, memory, CPU model, Python and library versions."""
-    model = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mem_total = None
-    meminfo = Path("/proc/meminfo")
-    if meminfo.exists():
-        for line in meminfo.read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_total = int(line.split()[1]) * 1024
-    import numpy
-    import pyarrow
-
-    return {
-        "cores": os.cpu_count(),
-        "memory_bytes": mem_total,
-        "cpu_model": model,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "numpy": numpy.__version__,
-        "pyarrow": pyarrow.__version__,
-    }
-
-
-def busy_cpu_seconds() -> float | None:
-    """CPU seconds the whole machine has spent busy since boot (from /proc/stat)."""
-    stat = Path("/proc/stat")
-    if not stat.exists():
-        return None
-    fields = [int(x) for x in stat.read_text().splitlines()[0].split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def git_commit() -> str | None:
-    """The commit measured, with '+dirty' when the tree has uncommitted changes."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True,
-                               check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head + ("+dirty" if dirty else "")
+LIMITS = {"wall_seconds": 300, "peak_rss_gib": 8.0}
 
 
 def main() -> int:
@@ -91,54 +31,24 @@ def main() -> int:
 
     out = WORK / f"synth-scale{args.scale:g}"
     shutil.rmtree(out, ignore_errors=True)
-    command = [sys.executable, "-m", "linkhaven", "synth", "--scale", f"{args.scale:g}", "--seed", str(args.seed),
-               "--out", str(out), "--json"]
-    if args.inject_faults:
-        command.append("--inject-faults")
-    busy_before = busy_cpu_seconds()
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
-    seconds = time.perf_counter() - started
-    busy_after = busy_cpu_seconds()
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peak_rss = usage.ru_maxrss * 1024  # kilobytes on Linux
-    child_cpu = usage.ru_utime + usage.ru_stime
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout + done.stderr)
-        return done.returncode
-    summary = json.loads(done.stdout)
-    sizes = {p.name: p.stat().st_size for p in sorted(out.iterdir())}
-    cores = os.cpu_count() or 1
-    # CPU the rest of the machine used during the run, as a share of all cores
-    others = (
-        max(0.0, (busy_after - busy_before - child_cpu) / (seconds * cores))
-        if busy_before is not None and busy_after is not None else None
-    )
+    command = ["synth", "--scale", f"{args.scale:g}", "--seed", str(args.seed), "--out", str(out), "--json"]
+    measured = run_measured(command + (["--inject-faults"] if args.inject_faults else []))
+    summary = json.loads(measured.stdout)
     result = {
         "benchmark": "synth",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": " ".join(["linkhaven", *command[3:]]).replace(str(ROOT) + "/", ""),
-        "commit": git_commit(),
+        "measured_at": now(),
+        "commit": commit(),
         "scale": args.scale,
         "seed": args.seed,
-        "wall_seconds": round(seconds, 1),
+        **measured.figures(),
         "generator_seconds": summary["seconds"],
-        "peak_rss_bytes": peak_rss,
-        "peak_rss_gib": round(peak_rss / 2**30, 2),
-        "limits": {"wall_seconds": LIMIT_SECONDS, "peak_rss_bytes": LIMIT_BYTES},
-        "within_limits": seconds <= LIMIT_SECONDS and peak_rss <= LIMIT_BYTES,
+        "limits": LIMITS,
+        "within_limits": measured.seconds <= LIMITS["wall_seconds"] and measured.peak_rss_gib <= LIMITS["peak_rss_gib"],
         "rows": summary["files"],
         "persons": summary["persons"],
         "persons_by_source": summary["persons_by_source"],
-        "file_bytes": sizes,
+        "file_bytes": {p.name: p.stat().st_size for p in sorted(out.iterdir())},
         "machine": machine(),
-        "synth_cpu_seconds": round(child_cpu, 1),
-        "other_processes_cpu_share": None if others is None else round(others, 3),
-        "note": (
-            "Unknown whether other work was running (no /proc/stat)." if others is None else
-            f"Other processes used {others:.0%} of the machine's CPU during the run"
-            + ("; the time may be high." if others > 0.1 else " (otherwise idle).")
-        ),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     target = RESULTS / f"synth-scale{args.scale:g}.json"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import secrets
 from pathlib import Path
 
@@ -58,7 +59,8 @@ def test_file_moved_to_another_table_is_refused(tmp_path: Path) -> None:
 
 def test_truncated_and_flipped_files_are_refused() -> None:
     key = secrets.token_bytes(32)
-    sealed = b"".join(crypto.seal(b"x" * (crypto.SEGMENT * 2 + 10), key, "z/t"))
+    size = crypto.SEGMENT * 2 + 10
+    sealed = b"".join(crypto.seal(io.BytesIO(b"x" * size), size, key, "z/t"))
     assert crypto.open_sealed(sealed, key, "z/t", "f") == b"x" * (crypto.SEGMENT * 2 + 10)
     segment_bytes = 4 + crypto.SEGMENT + 16
     cut_at_boundary = sealed[: 12 + 2 * segment_bytes]

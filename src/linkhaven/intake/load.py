@@ -4,6 +4,11 @@ The order matters. Gates and file-level checks run before anything is stored. Un
 are dropped before any table is written (R11). Zone tables are written under new names and only
 become part of the workspace when the register transaction commits; if the process dies before
 that, the next command removes the unregistered files, so the workspace is as it was.
+
+Memory stays bounded at provincial scale: DuckDB holds the delivery once, spills beyond
+`DUCKDB_MEMORY` to the writer's private scratch directory, and writes each zone table as Parquet
+there, which is then sealed into its zone in 16 MiB segments. The scratch directory (mode 0700,
+inside the workspace) is removed when intake ends, killed runs included (by the next command).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
+import pyarrow.parquet as pq
 from sqlalchemy import Connection, func, select, update
 
 from linkhaven.errors import GateRefused, InputError, WorkspaceError
@@ -38,6 +43,7 @@ REJECT_REASONS = {
     "LINE SIZE OVER MAXIMUM": "line_too_long",
 }
 IDENTITY_CLASS = "personal"
+DUCKDB_MEMORY = "3GB"
 
 
 @dataclass(frozen=True)
@@ -125,17 +131,20 @@ def _load(
 ) -> IntakeResult:
     con = duckdb.connect()
     try:
+        # Bounded memory: DuckDB spills to the private scratch directory beyond this.
         con.execute(f"SET temp_directory = {lit(str(scratch))}")
+        con.execute(f"SET memory_limit = {lit(DUCKDB_MEMORY)}")
         con.execute("SET preserve_insertion_order = true")
         say("reading")
         raw = read_delivery(con, path, facts, delimiter, quote, scratch)
         present, dropped = _minimise(raw.columns, rules, path.name)
         say("checking rows")
-        _check_rows(con, rules, present, facts.encoding)
-        say("splitting and storing")
+        checked = _check_rows(con, rules, present, facts.encoding)
+        say("splitting, encrypting and storing")
         return _store(
-            act, con, rules, present, raw.rows_read, dropped, facts, notice_version, agreement_id, path.name, supersedes
-        )
+            act, con, rules, present, checked, raw.rows_read, dropped, facts, notice_version, agreement_id,
+            path.name, supersedes, scratch,
+        )  # fmt: skip
     finally:
         con.close()
 
@@ -189,10 +198,18 @@ def _minimise(columns: list[str], rules: SourceRules, file_name: str) -> tuple[d
     return present, dropped
 
 
+@dataclass(frozen=True)
+class CheckedColumns:
+    """How `checked` flags its rows: which flag drops which field's value (set_null), by field name."""
+
+    nulled: dict[str, list[int]]
+
+
 def _check_rows(
     con: duckdb.DuckDBPyConnection, rules: SourceRules, present: dict[str, FieldRule], encoding: str
-) -> None:
-    """Create `checked`: every parsed row with its first failure (reason, field), all failures, typed values."""
+) -> CheckedColumns:
+    """Create `checked`: every parsed row with its first failure (reason, field), all failures, and a
+    random record code for the rows that pass, in one pass over the delivery."""
     fields = list(present.values())
     record_id = next(f for f in fields if f.name == rules.record_id)
     failures: list[tuple[str, str, str]] = []
@@ -212,26 +229,35 @@ def _check_rows(
     failures.append(
         ("duplicate_record_id", record_id.name, f"row_number() OVER (PARTITION BY {record_id.raw} ORDER BY __line) > 1")
     )
-    flags = ",\n".join(f"({pred}) IS TRUE AS __f{i}" for i, (_, _, pred) in enumerate(failures))
-    null_flags = ",\n".join(f"({pred}) IS TRUE AS __n{i}" for i, (_, _, pred) in enumerate(nulled))
-    con.execute(f"CREATE TABLE flagged AS SELECT *, {flags}{', ' + null_flags if null_flags else ''} FROM raw")
+    flags = "".join(f",\n({pred}) IS TRUE AS __f{i}" for i, (_, _, pred) in enumerate(failures))
+    null_flags = "".join(f",\n({pred}) IS TRUE AS __n{i}" for i, (_, _, pred) in enumerate(nulled))
     first_reason = " ".join(f"WHEN __f{i} THEN {lit(r)}" for i, (r, _, _) in enumerate(failures))
     first_field = " ".join(f"WHEN __f{i} THEN {lit(n)}" for i, (_, n, _) in enumerate(failures))
     every = ", ".join(f"CASE WHEN __f{i} THEN {lit(r + ':' + n)} END" for i, (r, n, _) in enumerate(failures))
     con.execute(
-        f"""CREATE TABLE checked AS SELECT *, CASE {first_reason} END AS __reason, CASE {first_field} END AS __field,
-        concat_ws(';', {every}) AS __all_reasons FROM flagged"""
+        f"""CREATE TABLE checked AS
+        SELECT *, CASE WHEN __reason IS NULL THEN gen_random_uuid()::VARCHAR END AS record_code FROM (
+            SELECT *, CASE {first_reason} END AS __reason, CASE {first_field} END AS __field,
+            concat_ws(';', {every}) AS __all_reasons FROM (SELECT *{flags}{null_flags} FROM raw)
+        )"""
     )
-    con.execute("DROP TABLE flagged")
     # A discarded value is counted by field and reason (it never reaches a zone), only on loaded rows.
+    counts = ", ".join(f"count(*) FILTER (WHERE __n{i} AND __reason IS NULL)" for i in range(len(nulled)))
     con.execute("CREATE TABLE values_set_null (field VARCHAR, reason VARCHAR, n BIGINT)")
-    for i, (reason, name, _) in enumerate(nulled):
-        column = next(c for c, f in present.items() if f.name == name)
-        con.execute(
-            f"INSERT INTO values_set_null SELECT {lit(name)}, {lit(reason)}, count(*) FROM checked "
-            f"WHERE __n{i} AND __reason IS NULL"
-        )
-        con.execute(f"UPDATE checked SET {q(column)} = NULL WHERE __n{i}")
+    if nulled:
+        row = con.execute(f"SELECT {counts} FROM checked").fetchone() or ()
+        for (reason, name, _), n in zip(nulled, row, strict=True):
+            con.execute("INSERT INTO values_set_null VALUES (?, ?, ?)", [name, reason, n])
+    by_field: dict[str, list[int]] = {}
+    for i, (_, name, _) in enumerate(nulled):
+        by_field.setdefault(name, []).append(i)
+    return CheckedColumns(by_field)
+
+
+def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: Path) -> int:
+    """Write a query's result as Parquet in the scratch space; DuckDB streams it, Python never holds it."""
+    con.execute(f"COPY ({sql}) TO {lit(str(target))} (FORMAT parquet, COMPRESSION zstd)")
+    return int(pq.ParquetFile(target).metadata.num_rows)
 
 
 def _store(
@@ -239,6 +265,7 @@ def _store(
     con: duckdb.DuckDBPyConnection,
     rules: SourceRules,
     present: dict[str, FieldRule],
+    checked: CheckedColumns,
     rows_read: int,
     dropped: list[str],
     facts: FileFacts,
@@ -246,59 +273,75 @@ def _store(
     agreement_id: str,
     file_name: str,
     supersedes: str | None,
+    scratch: Path,
 ) -> IntakeResult:
     ws, user = act.workspace, act.user
     identity_cols = {c: f for c, f in present.items() if f.data_class == IDENTITY_CLASS}
     content_cols = {c: f for c, f in present.items() if f.data_class != IDENTITY_CLASS}
-    con.execute(
-        "CREATE TABLE loaded AS SELECT gen_random_uuid()::VARCHAR AS record_code, * FROM checked WHERE __reason IS NULL"
-    )
 
     def typed(cols: dict[str, FieldRule]) -> str:
-        return ", ".join(f"{f.typed()} AS {q(f.name)}" for f in cols.values())
-
-    identity = _arrow(con, f"SELECT record_code, {typed(identity_cols)} FROM loaded ORDER BY __line")
-    content = _arrow(con, f"SELECT record_code, {typed(content_cols)} FROM loaded ORDER BY __line")
+        parts = []
+        for f in cols.values():
+            flags = checked.nulled.get(f.name)
+            value = (
+                f.typed()
+                if not flags
+                else f"CASE WHEN {' OR '.join(f'__n{i}' for i in flags)} THEN NULL ELSE {f.typed()} END"
+            )
+            parts.append(f"{value} AS {q(f.name)}")
+        return ", ".join(parts)
 
     def raw_text(cols: dict[str, FieldRule]) -> str:
         return ", ".join(f"{q(c)} AS {q(f.name)}" for c, f in cols.items())
 
-    quarantine_content = _arrow(
+    loaded = "FROM checked WHERE __reason IS NULL"
+    identity_rows = _copy(con, f"SELECT record_code, {typed(identity_cols)} {loaded}", scratch / "identity.parquet")
+    content_rows = _copy(con, f"SELECT record_code, {typed(content_cols)} {loaded}", scratch / "content.parquet")
+    quarantined = _copy(
         con,
         f"""SELECT __line AS line, __reason AS reason, __field AS field, __all_reasons AS all_reasons,
         {raw_text(content_cols)} FROM checked WHERE __reason IS NOT NULL
         UNION ALL BY NAME
-        SELECT line, coalesce(map_reject(error_type), 'unparsable_line') AS reason, coalesce(column_name, '-') AS field,
-        error_type AS all_reasons FROM raw_rejects ORDER BY line""".replace("map_reject(error_type)", _reject_case()),
+        SELECT line, coalesce({_reject_case()}, 'unparsable_line') AS reason, coalesce(column_name, '-') AS field,
+        error_type AS all_reasons FROM raw_rejects ORDER BY line""",
+        scratch / "quarantine-content.parquet",
     )
-    quarantine_identity = _arrow(
+    _copy(
         con,
         f"""SELECT __line AS line, {raw_text(identity_cols)}, NULL::VARCHAR AS raw_line FROM checked
         WHERE __reason IS NOT NULL
         UNION ALL BY NAME SELECT line, csv_line AS raw_line FROM raw_rejects ORDER BY line""",
+        scratch / "quarantine-identity.parquet",
     )
-    by_reason: dict[str, int] = {}
-    for reason in quarantine_content.column("reason").to_pylist():
-        by_reason[reason] = by_reason.get(reason, 0) + 1
-    quarantined = quarantine_content.num_rows
+    by_reason = {
+        str(reason): int(n)
+        for reason, n in con.execute(
+            f"SELECT reason, count(*) FROM read_parquet({lit(str(scratch / 'quarantine-content.parquet'))}) "
+            "GROUP BY reason ORDER BY reason"
+        ).fetchall()
+    }
+    if identity_rows != content_rows or identity_rows + quarantined != rows_read:
+        raise WorkspaceError("Internal accounting error: rows read do not equal rows loaded plus quarantined.")
     set_null = {
         f"{field}:{reason}": int(n)
         for field, reason, n in con.execute(
             "SELECT field, reason, sum(n) FROM values_set_null GROUP BY ALL HAVING sum(n) > 0 ORDER BY ALL"
         ).fetchall()
     }
-    if identity.num_rows + quarantined != rows_read:
-        raise WorkspaceError("Internal accounting error: rows read do not equal rows loaded plus quarantined.")
 
     with ws.engine.connect() as conn:
         count = conn.execute(select(func.count()).select_from(deliveries)).scalar_one()
     delivery_id = f"D{count + 1:04d}"
     stem = f"{delivery_id.lower()}-{rules.source}"
     written = [
-        ws.zone("identity").write(f"{stem}-identity", identity),
-        ws.zone("content").write(f"{stem}-content", content),
-        ws.zone("content").write(f"{stem}-quarantine", quarantine_content),
-        ws.zone("identity").write(f"{stem}-quarantine", quarantine_identity),
+        ws.zone("identity").write_parquet_file(f"{stem}-identity", scratch / "identity.parquet", identity_rows),
+        ws.zone("content").write_parquet_file(f"{stem}-content", scratch / "content.parquet", content_rows),
+        ws.zone("content").write_parquet_file(
+            f"{stem}-quarantine", scratch / "quarantine-content.parquet", quarantined
+        ),
+        ws.zone("identity").write_parquet_file(
+            f"{stem}-quarantine", scratch / "quarantine-identity.parquet", quarantined
+        ),
     ]
     result = IntakeResult(
         delivery_id=delivery_id,
@@ -309,9 +352,9 @@ def _store(
         notice_version=notice_version,
         agreement_id=agreement_id,
         rows_read=rows_read,
-        rows_loaded=identity.num_rows,
+        rows_loaded=identity_rows,
         rows_quarantined=quarantined,
-        quarantined_by_reason=dict(sorted(by_reason.items())),
+        quarantined_by_reason=by_reason,
         values_set_null=set_null,
         columns_dropped=dropped,
         supersedes=supersedes,
@@ -319,7 +362,7 @@ def _store(
     act.object = f"delivery:{delivery_id}"
     act.detail.update(
         rows_read=rows_read,
-        rows_loaded=identity.num_rows,
+        rows_loaded=identity_rows,
         rows_quarantined=quarantined,
         columns_dropped=len(dropped),
         delivery=delivery_id,
@@ -366,10 +409,6 @@ def _store(
 def _reject_case() -> str:
     cases = " ".join(f"WHEN error_type = {lit(k)} THEN {lit(v)}" for k, v in REJECT_REASONS.items())
     return f"(CASE {cases} END)"
-
-
-def _arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
-    return con.execute(sql).to_arrow_table()
 
 
 def _spec_sha(ws: Workspace) -> str:

@@ -170,17 +170,18 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str, quote:
         first(column_name) AS column_name, first(csv_line) AS csv_line FROM csv_rejects GROUP BY line"""
     )
     # Physical line of each parsed row: the ord-th data line that was not rejected (header is line 1).
-    total = _scalar(con, "SELECT count(*) FROM parsed") + _scalar(con, "SELECT count(*) FROM raw_rejects")
+    # `raw` is a view, so the 12-million-row delivery is held once, in `parsed`.
+    rejected = _scalar(con, "SELECT count(*) FROM raw_rejects")
     selected = ", ".join(_q(c) for c in header)
+    if rejected == 0:
+        con.execute(f"CREATE VIEW raw AS SELECT __ord + 1 AS __line, {selected} FROM parsed")
+        return
+    total = _scalar(con, "SELECT count(*) FROM parsed") + rejected
     con.execute(
-        f"""CREATE TABLE raw AS
-        WITH lines AS (
-            SELECT row_number() OVER (ORDER BY l) AS __ord, l AS __line
-            FROM range(2, {int(total) + 2}) t(l) WHERE l NOT IN (SELECT line FROM raw_rejects)
-        )
-        SELECT lines.__line, {selected} FROM parsed JOIN lines USING (__ord) ORDER BY lines.__line"""
+        f"""CREATE TABLE lines AS SELECT row_number() OVER (ORDER BY l) AS __ord, l AS __line
+        FROM range(2, {int(total) + 2}) t(l) WHERE l NOT IN (SELECT line FROM raw_rejects)"""
     )
-    con.execute("DROP TABLE parsed")
+    con.execute(f"CREATE VIEW raw AS SELECT lines.__line, {selected} FROM parsed JOIN lines USING (__ord)")
 
 
 def _lit(value: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import struct
 from collections.abc import Iterator
+from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -27,18 +28,18 @@ def _aad(context: bytes, index: int, last: bool) -> bytes:
     return MAGIC + context + struct.pack(">I?", index, last)
 
 
-def seal(plaintext: bytes | memoryview, key: bytes, context: str) -> Iterator[bytes]:
-    """Yield the sealed file in pieces (header, then length-prefixed segments)."""
+def seal(source: BinaryIO, size: int, key: bytes, context: str) -> Iterator[bytes]:
+    """Yield the sealed file in pieces (header, then length-prefixed segments), reading `size` bytes
+    from `source` one segment at a time, so a file of any size is sealed in bounded memory."""
     aead = AESGCM(key)
     prefix = secrets.token_bytes(8)
     ctx = context.encode()
     yield _HEADER.pack(MAGIC, prefix)
-    view = memoryview(plaintext)
-    count = max(1, -(-len(view) // SEGMENT))
+    count = max(1, -(-size // SEGMENT))
     for index in range(count):
-        chunk = view[index * SEGMENT : (index + 1) * SEGMENT]
+        chunk = source.read(SEGMENT)
         nonce = prefix + struct.pack(">I", index)
-        sealed = aead.encrypt(nonce, bytes(chunk), _aad(ctx, index, index == count - 1))
+        sealed = aead.encrypt(nonce, chunk, _aad(ctx, index, index == count - 1))
         yield _LENGTH.pack(len(sealed)) + sealed
 
 

@@ -8,10 +8,12 @@ at all (written to a `.partial` file, synced, then renamed).
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -48,23 +50,31 @@ class Zone:
 
     def write(self, table: str, data: pa.Table) -> ZoneFile:
         """Write `data` as table `table`; an existing table of that name is refused (tables are immutable)."""
+        sink = pa.BufferOutputStream()
+        pq.write_table(data, sink, compression="zstd")
+        buffer = sink.getvalue()
+        return self._seal(table, io.BytesIO(memoryview(buffer)), buffer.size, data.num_rows)
+
+    def write_parquet_file(self, table: str, parquet: Path, rows: int) -> ZoneFile:
+        """Seal a Parquet file (written by DuckDB in private scratch space) as table `table`, streaming."""
+        with open(parquet, "rb") as source:
+            return self._seal(table, source, parquet.stat().st_size, rows)
+
+    def _seal(self, table: str, source: BinaryIO, size: int, rows: int) -> ZoneFile:
         target = self._file(table)
         if target.exists():
             raise WorkspaceError(f"Zone table {self.name}/{table} already exists; zone tables are never rewritten.")
-        sink = pa.BufferOutputStream()
-        pq.write_table(data, sink, compression="zstd")
-        plaintext = sink.getvalue()
         self.path.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + PARTIAL)
         digest = hashlib.sha256()
         with open(partial, "wb") as handle:
-            for piece in seal(memoryview(plaintext), self.key, f"{self.name}/{table}"):
+            for piece in seal(source, size, self.key, f"{self.name}/{table}"):
                 handle.write(piece)
                 digest.update(piece)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(partial, target)
-        return ZoneFile(self.name, table, target, data.num_rows, digest.hexdigest())
+        return ZoneFile(self.name, table, target, rows, digest.hexdigest())
 
     def read(self, table: str) -> pa.Table:
         path = self._file(table)
