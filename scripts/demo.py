@@ -89,6 +89,26 @@ def main() -> None:
     }
     stage("intake", deliveries)
 
+    stage("link", linkhaven("linker", "link", "--json"))
+    evaluation = linkhaven("linker", "link", "evaluate", "--truth", str(EXTRACTS / "truth.csv"), "--json")
+    stage("link_evaluation", evaluation)
+
+    disclosure_agreement = linkhaven(
+        "privacy_officer", "agreement", "add", "--kind", "disclosure", "--name", "Analysts: de-identified panel",
+        "--party", "division_analysts", "--class", "deidentified", "--source", "onsis", "--source", "eqao",
+        "--source", "cpin", "--from", "2024-07-26", "--to", "2029-03-31", "--json",
+    )  # fmt: skip
+    release = linkhaven("deidentifier", "release", "create", "--spec-section", "analyst_panel", "--json")
+    release_id = str(release["id"])  # type: ignore[index]
+    linkhaven("privacy_officer", "release", "approve", release_id, parse=False)
+    linkhaven("privacy_officer", "release", "grant", release_id, "--user", "analyst", parse=False)
+    analyst_copy = DEMO / "analyst" / "panel.parquet"
+    linkhaven("analyst", "release", "read", release_id, "--out", str(analyst_copy), parse=False)
+    stage("release", {"agreement": disclosure_agreement, "release": linkhaven("privacy_officer", "release", "show",
+                                                                              release_id, "--json")})  # fmt: skip
+
+    stage("publish", linkhaven("deidentifier", "publish", "--release", release_id, "--json"))
+
     stage("retention", linkhaven("privacy_officer", "retention", "status", "--json"))
     stage("audit", linkhaven("privacy_officer", "audit", "verify", "--json"))
     stage(
@@ -96,12 +116,22 @@ def main() -> None:
     )
 
     (DEMO / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    pairs = evaluation["pairs"]  # type: ignore[index]
+    print()
+    print("Linkage against the synthetic truth:")
+    for pair, figures in pairs.items():
+        print(
+            f"  {pair:12} precision {figures['precision']:.4f}  recall {figures['recall']:.4f}  f1 {figures['f1']:.4f}"
+        )
     print()
     print("Demo complete. Outputs:")
     print(f"  synthetic extracts and truth: {EXTRACTS.relative_to(ROOT)}/")
     print(f"  keys (outside the workspace): {KEYS.relative_to(ROOT)}/")
     print(f"  workspace (encrypted zones):  {WORKSPACE.relative_to(ROOT)}/")
     print(f"  public notice:                {REPORTS.relative_to(ROOT)}/notice.md, notice.html")
+    print(f"  linkage report:               {summary['stages']['link'].get('report_html', '')}")  # type: ignore[index, union-attr]
+    print(f"  release for analysts:         {analyst_copy.relative_to(ROOT)} (the analyst's audited copy)")
+    print(f"  publication and reports:      {summary['stages']['publish'].get('folder', '')}")  # type: ignore[index, union-attr]
     print(f"  review pack for the IPC:      {(DEMO / 'oversight-pack').relative_to(ROOT)}/index.html")
     print(f"  figures of every stage:       {(DEMO / 'summary.json').relative_to(ROOT)}")
     print("Replay any step, e.g.: LINKHAVEN_USER=privacy_officer .venv/bin/linkhaven -w demo/workspace audit show")

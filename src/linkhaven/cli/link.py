@@ -1,7 +1,163 @@
-"""CLI for the link stage (being written)."""
+"""CLI for the link stage: run linkage, review pairs, evaluate against truth, read the report.
+
+`linkhaven link` runs linkage; its subcommands are `review list/show/decide`, `evaluate` and
+`report`. Each opens the workspace, wraps one library call in `ws.act(action)` (which checks the
+role and audits), and prints a table or one JSON object.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
 
 import typer
 
+from linkhaven.cli._common import JSON_OPTION, console, emit_json, emit_table, open_workspace
+from linkhaven.governance.permissions import Action
+
+link_app = typer.Typer(
+    help="Link CPIN, OnSIS and EQAO records: run, clerical review, evaluation, report.",
+    invoke_without_command=True,
+)
+review_app = typer.Typer(
+    help="Clerical review of the pairs between the spec's thresholds (linker).", no_args_is_help=True
+)
+
 
 def register(app: typer.Typer) -> None:
-    return None
+    link_app.add_typer(review_app, name="review")
+    app.add_typer(link_app, name="link")
+
+
+def _quiet_libraries() -> None:
+    """Splink and sqlglot log SQL and progress; none of it is for the terminal."""
+    for name in ("splink", "sqlglot"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@link_app.callback()
+def link(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
+    """Link the current deliveries to the OnSIS spine and write the linkage report (linker)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from linkhaven.link import run_linkage
+
+    _quiet_libraries()
+    ws = open_workspace(ctx)
+    with ws.act(Action.LINK_RUN, obj="linkage") as act:
+        if json_out:
+            result = run_linkage(ws, act)
+        else:
+            with console.status("Linking (standardise, OEN pass, Splink, assignment, report)..."):
+                result = run_linkage(ws, act)
+    if json_out:
+        emit_json(result.as_dict())
+        return
+    console.print(f"Linkage run {result.run_id}: {result.records:,} records, {result.persons:,} persons "
+                  f"({result.seconds:.0f} s).")  # fmt: skip
+    for source, rate in result.link_rates.items():
+        console.print(f"  {source}: {rate * 100:.2f}% of records linked to the spine")
+    console.print(f"  clerical review: {result.review_pending} pending, {result.review_carried} carried over")
+    console.print(f"Report: {result.report_html}")
+
+
+@link_app.command("evaluate")
+def evaluate(
+    ctx: typer.Context,
+    truth: Path = typer.Option(
+        ..., "--truth", help="Ground truth (`source,record_id,person_id`), e.g. synth's truth.csv."
+    ),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Pairwise precision, recall and F1 per source pair, and cluster metrics, against ground truth."""
+    from linkhaven.link import evaluate_current
+
+    ws = open_workspace(ctx)
+    with ws.act(Action.LINK_EVALUATE, obj="linkage") as act:
+        result = evaluate_current(ws, act, truth)
+    if json_out:
+        emit_json(result)
+        return
+    rows = [{"pair": pair, **{k: v for k, v in m.items() if k in ("precision", "recall", "f1", "tp", "fp", "fn")}}
+            for pair, m in result["pairs"].items()]  # fmt: skip
+    emit_table(f"Linkage quality, run {result['run_id']} (map v{result['map_version']})", rows)
+    clusters = result["clusters"]
+    console.print(f"Persons recovered exactly: {clusters['persons_recovered_exactly']:,} of "
+                  f"{clusters['true_persons']:,}; B-cubed F1 {clusters['bcubed_f1']:.5f}")  # fmt: skip
+
+
+@link_app.command("report")
+def report(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
+    """The current run's linkage report (aggregate figures; linker and privacy officer)."""
+    from linkhaven.link import latest_report
+
+    ws = open_workspace(ctx)
+    with ws.act(Action.LINK_REPORT, obj="linkage") as act:
+        found = latest_report(ws)
+        act.object = f"linkage:{found['run']['id']}"
+    if json_out:
+        emit_json(found)
+        return
+    rows = [{"source": s, "records": v["records"], "persons": v["persons"], "link rate": v.get("link_rate", "-")}
+            for s, v in found["link_rates"].items()]  # fmt: skip
+    emit_table(f"Linkage run {found['run']['id']}", rows)
+
+
+@review_app.command("list")
+def review_list(
+    ctx: typer.Context,
+    all_pairs: bool = typer.Option(False, "--all", help="Every pair of the run, not only pending ones."),
+    status: str = typer.Option("pending", "--status", help="pending, flagged or decided."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Pairs awaiting a decision: id, kind, probability, why queued (no identifiers)."""
+    from linkhaven.link import list_pairs
+
+    ws = open_workspace(ctx)
+    with ws.act(Action.LINK_REVIEW, obj="linkage") as act:
+        rows = list_pairs(ws, act, None if all_pairs else status)
+    if json_out:
+        emit_json(rows)
+    else:
+        emit_table("Clerical review", rows, ["id", "kind", "match_probability", "queue_reason", "status", "decision"])
+
+
+@review_app.command("show")
+def review_show(
+    ctx: typer.Context, pair_id: int = typer.Argument(..., help="Pair id."), json_out: bool = JSON_OPTION
+) -> None:
+    """The two records side by side, with per-field hints (linker only; reads the identity zone)."""
+    from linkhaven.link import show_pair
+
+    ws = open_workspace(ctx)
+    with ws.act(Action.LINK_REVIEW, obj=f"review:{pair_id}") as act:
+        shown = show_pair(ws, act, pair_id)
+    if json_out:
+        emit_json(shown)
+        return
+    console.print(f"Pair {shown['id']} ({shown['kind']}), probability {shown['match_probability']}, "
+                  f"queued: {shown['queue_reason']}, status: {shown['status']}")  # fmt: skip
+    emit_table("Side by side", shown["fields"], ["field", "left", "right", "comparison"])
+    console.print(f"Records per source of each person now: {shown['persons']}")
+    console.print("Decide with: linkhaven link review decide ID --decision match|non_match --reason CODE")
+
+
+@review_app.command("decide")
+def review_decide(
+    ctx: typer.Context,
+    pair_id: int = typer.Argument(..., help="Pair id."),
+    decision: str = typer.Option(..., "--decision", help="match or non_match."),
+    reason: str = typer.Option(..., "--reason", help="A reason code (see `review show`); no free text."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Decide a pair; a match writes a new map version. Audited."""
+    from linkhaven.link import decide
+
+    ws = open_workspace(ctx)
+    with ws.act(Action.LINK_REVIEW, obj=f"review:{pair_id}") as act:
+        done = decide(ws, act, pair_id, decision, reason)
+    if json_out:
+        emit_json(done)
+    else:
+        console.print(f"Pair {done['pair']}: {done['decision']} ({done['reason']}); map version {done['map_version']}, "
+                      f"{done['records_moved']} record(s) moved.")  # fmt: skip

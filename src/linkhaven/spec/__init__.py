@@ -1,5 +1,6 @@
 """Project specs: the models, the YAML loader and the public notice rendered from them."""
 
+from linkhaven.spec.indicators import IndicatorSet
 from linkhaven.spec.loader import load_spec, parse_spec, spec_hash
 from linkhaven.spec.models import (
     IPC_RISK_THRESHOLDS,
@@ -35,6 +36,7 @@ from linkhaven.spec.models import (
     Window,
 )
 from linkhaven.spec.notice import NoticeFormat, build_notice, render_notice
+from linkhaven.spec.releases import ReleaseSection
 
 __all__ = [
     "IPC_RISK_THRESHOLDS",
@@ -50,6 +52,7 @@ __all__ = [
     "FieldType",
     "FileFormat",
     "FileType",
+    "IndicatorSet",
     "InvasionLevel",
     "LegalAuthority",
     "LegalSourceType",
@@ -61,6 +64,7 @@ __all__ = [
     "ProjectSpec",
     "Purpose",
     "Recipient",
+    "ReleaseSection",
     "RecipientKind",
     "Retention",
     "RetentionDays",

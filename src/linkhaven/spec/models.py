@@ -26,6 +26,8 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator, 
 from pydantic_core import PydanticCustomError
 
 from linkhaven.errors import SpecError
+from linkhaven.spec.indicators import IndicatorSet
+from linkhaven.spec.releases import ReleaseSection
 
 Loc = tuple[str | int, ...]
 Problem = tuple[Loc, str]
@@ -739,6 +741,10 @@ class ProjectSpec(_Model):
     assessments_required: tuple[Assessment, ...] = ()
     contact: Contact
     notice: Notice
+    indicators: IndicatorSet | None = None
+    releases: dict[Name, ReleaseSection] = {}
+    """De-identified releases of the person-year panel (linkhaven.deid); see docs/deidentification.md."""
+    """What publications compute and how they are protected (linkhaven.publish); none: nothing to publish."""
 
     @field_validator("code_lists", mode="before")
     @classmethod

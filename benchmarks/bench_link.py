@@ -1,0 +1,287 @@
+"""Benchmark linkage: the link step on synthetic extracts, its quality against truth, and plain Splink.
+
+Acceptance (issue 5): at scale 1 the whole link step (reading the zones, linking, writing the map
+and the report) within 5 minutes and 8 GiB peak on this 2-core machine; CPIN to OnSIS precision
+at least 0.995 and recall at least 0.99, EQAO to OnSIS precision and recall at least 0.999.
+
+    .venv/bin/python benchmarks/bench_link.py --scale 0.05
+    .venv/bin/python benchmarks/bench_link.py                  # scale 1
+    .venv/bin/python benchmarks/bench_link.py --no-baseline    # skip the plain-Splink comparison
+
+Steps: `linkhaven synth` (or `--reuse` extracts left by an earlier `--keep` run), a fresh workspace
+with its gates, intake of the three extracts, then the measured commands: `linkhaven link --json`
+and `linkhaven link evaluate --truth ... --json`, each a child process whose own wall time and peak
+RSS (`wait4`) are recorded. The baseline is plain Splink on the same zone data, in its own child
+process: the same standardised columns and comparisons plus an exact-match OEN comparison (plain
+Splink has no deterministic pass), blocking on exact fields only, m by EM, u by random sampling,
+link-only CPIN -> OnSIS and EQAO -> OnSIS at record level, and clusters at the spec's accept
+threshold; no spine deduplication, record-level probability, one-to-one assignment, source
+clustering or twin guard. Work files live in benchmarks/work/ (git-ignored) and are deleted unless
+--keep; results go to benchmarks/results/link-scale<S>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _measure import RESULTS, ROOT, WORK, busy_cpu_seconds, commit, machine, now, run_measured
+
+SPEC = ROOT / "projects" / "ontario-children-in-care.yaml"
+LIMITS = {"wall_seconds": 300, "peak_rss_gib": 8.0}
+TARGETS = {"cpin~onsis": {"precision": 0.995, "recall": 0.99}, "eqao~onsis": {"precision": 0.999, "recall": 0.999}}
+PLAIN_RULES = [("oen",), ("given_std", "family_joined", "dob"), ("dob", "family_joined"), ("given_std", "dob")]
+
+
+def setup(work: Path, scale: str, reuse: bool) -> tuple[Path, Path, Path, dict[str, Any]]:
+    extracts, workspace, keys = work / "extracts", work / "ws", work / "keys"
+    admin = {"LINKHAVEN_USER": "admin"}
+    steps: dict[str, Any] = {}
+    done = workspace / "intake.done"
+    if reuse and done.exists():
+        return extracts, workspace, keys, json.loads(done.read_text())
+    if not (reuse and (extracts / "truth.csv").exists()):
+        shutil.rmtree(extracts, ignore_errors=True)
+        synth = run_measured(["synth", "--scale", scale, "--seed", "1", "--out", str(extracts)], admin)
+        steps["synth"] = synth.figures()
+    shutil.rmtree(workspace, ignore_errors=True)
+    shutil.rmtree(keys, ignore_errors=True)
+    run_measured(["init", str(workspace), "--spec", str(SPEC), "--keys", str(keys)], admin)
+    w = ["-w", str(workspace)]
+    for role in ("steward", "linker", "privacy_officer"):
+        run_measured([*w, "user", "add", role, "--role", role], admin)
+    officer = {"LINKHAVEN_USER": "privacy_officer"}
+    for kind in ("pia", "tra"):
+        run_measured([*w, "assessment", "add", "--kind", kind, "--title", kind, "--date", "2024-06-01"], officer)
+    run_measured([*w, "notice", "publish", "--date", "2025-07-11"], officer)
+    run_measured([*w, "agreement", "add", "--name", "bench", "--party", "EDU", "--source", "onsis", "--source", "eqao",
+                  "--source", "cpin", "--from", "2024-01-01", "--to", "2099-12-31"], officer)  # fmt: skip
+    for source in ("onsis", "eqao", "cpin"):
+        measured = run_measured(
+            [*w, "intake", "--source", source, str(extracts / f"{source}.csv"), "--json"], {"LINKHAVEN_USER": "steward"}
+        )
+        loaded = json.loads(measured.stdout)
+        steps[f"intake_{source}"] = {**measured.figures(), "rows_loaded": loaded["rows_loaded"],
+                                     "rows_quarantined": loaded["rows_quarantined"]}  # fmt: skip
+        print(source, steps[f"intake_{source}"], flush=True)
+    done.write_text(json.dumps(steps))
+    return extracts, workspace, keys, steps
+
+
+def run_child_measured(args: list[str], env: dict[str, str]) -> tuple[dict[str, Any], str]:
+    """Like `_measure.run_measured`, for a Python script rather than the CLI."""
+    busy_before = busy_cpu_seconds()
+    started = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen([sys.executable, *args], stdout=out, stderr=err, text=True, cwd=ROOT,
+                                   env={**os.environ, **env})  # fmt: skip
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"baseline failed:\n{stderr[-3000:]}")
+    own = usage.ru_utime + usage.ru_stime
+    others = max(0.0, (busy_cpu_seconds() - busy_before - own) / (seconds * (os.cpu_count() or 1)))
+    return {
+        "command": "python " + " ".join(a.replace(str(ROOT) + "/", "") for a in args),
+        "wall_seconds": round(seconds, 1),
+        "peak_rss_gib": round(usage.ru_maxrss * 1024 / 2**30, 2),
+        "other_processes_cpu_share": round(others, 3),
+    }, stdout
+
+
+# -- the plain-Splink baseline (runs in a child process) ----------------------------------------------
+
+
+def baseline(workspace: Path, truth: Path, threshold: float) -> dict[str, Any]:
+    """Plain Splink on the zone data; prints pairwise quality and its own step timings."""
+    import splink.comparison_library as cl
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    from linkhaven.link import LinkConfig, evaluate
+    from linkhaven.link.engine import _Run
+    from linkhaven.link.model import comparisons
+    from linkhaven.link.service import read_inputs
+    from linkhaven.link.sql import connect
+    from linkhaven.spec import load_spec
+    from linkhaven.workspace import Workspace
+
+    for name in ("splink", "sqlglot"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        timings[name] = round(time.perf_counter() - clock, 1)
+        clock = time.perf_counter()
+
+    ws = Workspace.open(workspace)
+    config = LinkConfig.from_spec(load_spec(ws.spec_path()))
+    inputs, _ = read_inputs(ws, ["onsis", "eqao", "cpin"])
+    lap("read_zones")
+    scratch = Path(tempfile.mkdtemp(dir=WORK))
+    con = connect(scratch, config.threads, config.memory_limit)
+    try:
+        run = _Run(con, inputs, config)
+        run.load()
+        run.standardise()  # the same standardised columns the comparisons read
+        lap("standardise")
+        columns = (
+            "record_code AS unique_id, oen, given_std, given_first, given_joined, given_tokens, given_groups, "
+            "given_phon, family_std, family_joined, family_core, family_tokens, family_phon, dob, dob_str"
+        )
+        postal = (
+            "CASE WHEN postal IS NOT NULL THEN [postal] END AS postals, CASE WHEN fsa IS NOT NULL THEN [fsa] END "
+            "AS fsas, CASE WHEN postal IS NOT NULL THEN [left(postal, 1)] END AS areas"
+        )
+        figures: dict[str, Any] = {}
+        maps = {}
+        for source in ("cpin", "eqao"):
+            extra = postal if source == "cpin" else "NULL::VARCHAR[] AS postals, NULL::VARCHAR[] AS fsas, " \
+                                                      "NULL::VARCHAR[] AS areas"  # fmt: skip
+            con.execute(f"CREATE OR REPLACE TABLE b_left AS SELECT {columns}, {extra} FROM std_{source}")
+            con.execute(f"CREATE OR REPLACE TABLE b_right AS SELECT {columns}, {postal} FROM std_onsis")
+            api = DuckDBAPI(connection=con)
+            left = api.register("b_left", dataset_display_name=source)
+            right = api.register("b_right", dataset_display_name="onsis")
+            chosen = comparisons({"postals"} if source == "cpin" else set()) + [cl.ExactMatch("oen")]
+            settings = SettingsCreator(
+                link_type="link_only", unique_id_column_name="unique_id", comparisons=chosen,
+                blocking_rules_to_generate_predictions=[block_on(*rule) for rule in PLAIN_RULES],
+            )  # fmt: skip
+            linker = Linker([left, right], settings, log_level=logging.WARNING)
+            linker.training.estimate_probability_two_random_records_match(
+                [block_on("oen", "dob"), block_on("given_std", "family_joined", "dob")], recall=0.8
+            )
+            linker.training.estimate_u_using_random_sampling(max_pairs=config.u_max_pairs, seed=1, num_chunks=1)
+            for rule in (block_on("oen"), block_on("dob", "family_joined")):
+                linker.training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=config.em_max_pairs)
+            lap(f"train_{source}")
+            predictions = linker.inference.predict(threshold_match_probability=0.5)
+            pairs = con.execute(f"SELECT count(*) FROM {predictions.physical_name}").fetchone()
+            lap(f"predict_{source}")
+            clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold)
+            con.execute(
+                f"""CREATE OR REPLACE TABLE b_map_{source} AS
+                SELECT unique_id AS record_code, CASE WHEN source_dataset = 'onsis' THEN 'onsis' ELSE '{source}' END
+                  AS source, cluster_id AS person_key, 'probabilistic' AS method, NULL::DOUBLE AS match_probability
+                FROM {clusters.physical_name}"""
+            )
+            maps[source] = con.execute(f"SELECT * FROM b_map_{source}").to_arrow_table()
+            lap(f"cluster_{source}")
+            figures[source] = {"pairs_above_0.5": int(pairs[0]) if pairs else 0}
+            linker.table_management.delete_tables_created_by_splink_from_db()
+    finally:
+        con.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    quality: dict[str, Any] = {}
+    wanted = {"cpin": [("cpin", "onsis"), ("cpin", "cpin")], "eqao": [("eqao", "onsis")]}
+    for source, pair_list in wanted.items():
+        subset = {s: inputs[s] for s in (source, "onsis")}
+        ev = evaluate(maps[source], subset, truth, pairs=pair_list, config=config, scratch=WORK)
+        quality.update(ev["pairs"])
+    lap("evaluate")
+    return {"pairs": quality, "seconds_by_step": timings, "predictions": figures,
+            "blocking_rules": [" AND ".join(f"l.{c} = r.{c}" for c in rule) for rule in PLAIN_RULES]}  # fmt: skip
+
+
+# -- driver --------------------------------------------------------------------------------------------
+
+
+def check(pairs: dict[str, Any]) -> dict[str, bool]:
+    return {pair: all(pairs[pair][k] >= v for k, v in target.items()) for pair, target in TARGETS.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", default="1")
+    parser.add_argument("--keep", action="store_true", help="Keep benchmarks/work/link-scale<S>/ afterwards.")
+    parser.add_argument(
+        "--reuse", action="store_true", help="Reuse the extracts (and taken-in workspace) of an earlier --keep run."
+    )
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--baseline-child", nargs=3, metavar=("WORKSPACE", "TRUTH", "THRESHOLD"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.baseline_child:
+        workspace, truth, threshold = args.baseline_child
+        print(json.dumps(baseline(Path(workspace), Path(truth), float(threshold))))
+        return
+    work = WORK / f"link-scale{args.scale}"
+    work.mkdir(parents=True, exist_ok=True)
+    extracts, workspace, keys, setup_steps = setup(work, args.scale, args.reuse)
+    linker = {"LINKHAVEN_USER": "linker", "LINKHAVEN_KEYS": str(keys)}
+    link = run_measured(["-w", str(workspace), "link", "--json"], linker)
+    linked = json.loads(link.stdout)
+    report = json.loads(Path(linked["report_json"]).read_text())
+    print("link", link.figures(), flush=True)
+    truth = extracts / "truth.csv"
+    evaluated = run_measured(["-w", str(workspace), "link", "evaluate", "--truth", str(truth), "--json"], linker)
+    quality = json.loads(evaluated.stdout)
+    print("quality", json.dumps(quality["pairs"]), flush=True)
+    result: dict[str, Any] = {
+        "benchmark": "link",
+        "measured_at": now(),
+        "commit": commit(),
+        "scale": float(args.scale),
+        "link": {
+            **link.figures(),
+            "within_limits": link.seconds <= LIMITS["wall_seconds"] and link.peak_rss_gib <= LIMITS["peak_rss_gib"],
+            "limits": LIMITS,
+            "records": linked["records"],
+            "persons": linked["persons"],
+            "link_rates": linked["link_rates"],
+            "review_pending": linked["review_pending"],
+            "seconds_by_step": report["run"]["seconds_by_step"],
+            "engine_counts": {k: report[k] for k in ("spine", "deterministic", "clusters", "models")},
+            "model_estimates": report["model_estimates"],
+        },
+        "evaluate": {**evaluated.figures()},
+        "quality": {
+            "pairs": quality["pairs"],
+            "targets": TARGETS,
+            "meets_targets": check(quality["pairs"]),
+            "clusters": quality["clusters"],
+            "coverage": quality["coverage"],
+            "subgroup_recall_cpin_onsis": quality["subgroup_recall"].get("cpin~onsis", {}),
+        },
+        "setup": setup_steps,
+        "machine": machine(),
+    }
+    if not args.no_baseline:
+        threshold = str(report["run"]["thresholds"]["accept_probability"])
+        measured, out = run_child_measured(
+            [str(Path(__file__).resolve()), "--baseline-child", str(workspace), str(truth), threshold],
+            {"LINKHAVEN_KEYS": str(keys)},
+        )
+        plain = json.loads(out.strip().splitlines()[-1])
+        result["plain_splink"] = {
+            **measured,
+            **plain,
+            "f1": {p: v["f1"] for p, v in plain["pairs"].items()},
+            "linkhaven_f1": {p: v["f1"] for p, v in quality["pairs"].items()},
+        }
+        print("plain splink", json.dumps(result["plain_splink"]), flush=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out_path = RESULTS / f"link-scale{args.scale}.json"
+    out_path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out_path.relative_to(ROOT)}")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

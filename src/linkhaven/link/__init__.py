@@ -1,0 +1,44 @@
+"""Linkage: find the same child in CPIN, OnSIS and EQAO.
+
+Library first; the CLI (`linkhaven link ...`) is a thin layer over these functions.
+
+- `run_linkage(ws, act) -> LinkRun`: link the current deliveries, write the map and the report.
+- `current_map(ws)`: the current linkage map (what de-identification reads).
+- `list_pairs`, `show_pair`, `decide`: clerical review (linker role).
+- `evaluate_current(ws, act, truth)`: pairwise and cluster quality against a ground-truth file.
+- Engine level, no workspace: `link(inputs, config, scratch)` and `evaluate(map, inputs, truth)`
+  over Arrow tables with the identity-zone columns; `standardise` for the field rules.
+"""
+
+from linkhaven.link.config import LinkConfig
+from linkhaven.link.engine import Decision, EngineResult, ReviewCandidate, SourceInput, link
+from linkhaven.link.evaluate import evaluate
+from linkhaven.link.review import DECISIONS, decide, list_pairs, show_pair
+from linkhaven.link.service import (
+    LinkRun,
+    current_map,
+    current_run,
+    evaluate_current,
+    latest_report,
+    run_linkage,
+)
+
+__all__ = [
+    "DECISIONS",
+    "Decision",
+    "EngineResult",
+    "LinkConfig",
+    "LinkRun",
+    "ReviewCandidate",
+    "SourceInput",
+    "current_map",
+    "current_run",
+    "decide",
+    "evaluate",
+    "evaluate_current",
+    "latest_report",
+    "link",
+    "list_pairs",
+    "run_linkage",
+    "show_pair",
+]

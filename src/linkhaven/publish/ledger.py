@@ -1,0 +1,139 @@
+"""The release ledger (R47): every cell ever published, hidden, and the constraints that tie them.
+
+A reader holds every earlier publication, so a new one is audited together with them: cells
+published earlier are facts the attacker knows (as published, i.e. within the rounding error if
+they were rounded), cells hidden earlier must stay protected, and the earlier constraints still
+hold. The ledger stores keys, statuses and published values only, never the true value of a
+hidden cell: those are small counts of children, and the metadata store is not encrypted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Column, Connection, Engine, Float, Integer, MetaData, String, Table, Text, insert, select
+
+metadata = MetaData()
+
+publications = Table(
+    "publications",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("release_id", String(32), nullable=False),
+    Column("folder", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("spec_sha256", String(64), nullable=False),
+    Column("manifest_sha256", String(64), nullable=False),
+    Column("tables", Integer, nullable=False),
+    Column("cells", Integer, nullable=False),
+    Column("cells_published", Integer, nullable=False),
+    Column("cells_primary", Integer, nullable=False),
+    Column("cells_secondary", Integer, nullable=False),
+    Column("min_cell_size", Integer, nullable=False),
+    Column("protection_level", Integer, nullable=False),
+    Column("rounding_base", Integer, nullable=True),
+    Column("audit_passed", Integer, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(64), nullable=False),
+)
+
+ledger_cells = Table(
+    "publication_cells",
+    metadata,
+    Column("publication_id", String(16), primary_key=True),
+    Column("cell", String(400), primary_key=True),
+    Column("table_name", String(128), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("value", Float, nullable=True),
+)
+
+ledger_constraints = Table(
+    "publication_constraints",
+    metadata,
+    Column("publication_id", String(16), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(8), nullable=False),
+    Column("cell", String(400), nullable=False),
+    Column("others", Text, nullable=False),
+)
+
+
+@dataclass
+class LedgerCell:
+    key: str
+    table: str
+    status: str
+    value: float | None
+    """The value as published (rounded if the publication rounded), None where hidden."""
+    rounding_base: int | None
+    publication: str
+
+
+@dataclass
+class Ledger:
+    """Everything earlier publications made public, as the audit of a new one needs it."""
+
+    cells: list[LedgerCell] = field(default_factory=list)
+    sums: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    at_most: list[tuple[str, str]] = field(default_factory=list)
+    publications: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.cells
+
+
+def load(engine: Engine) -> Ledger:
+    ledger = Ledger()
+    with engine.connect() as conn:
+        rounding = {
+            row.id: row.rounding_base
+            for row in conn.execute(select(publications.c.id, publications.c.rounding_base).order_by(publications.c.id))
+        }
+        ledger.publications = list(rounding)
+        for row in conn.execute(select(ledger_cells)):
+            ledger.cells.append(
+                LedgerCell(
+                    row.cell,
+                    row.table_name,
+                    row.status,
+                    row.value,
+                    rounding.get(row.publication_id),
+                    row.publication_id,
+                )
+            )
+        for row in conn.execute(
+            select(ledger_constraints).order_by(ledger_constraints.c.publication_id, ledger_constraints.c.seq)
+        ):
+            others = tuple(json.loads(row.others))
+            if row.kind == "sum":
+                ledger.sums.append((row.cell, others))
+            else:
+                ledger.at_most.append((row.cell, others[0]))
+    return ledger
+
+
+def record(
+    conn: Connection,
+    publication_id: str,
+    cells: Iterable[tuple[str, str, str, float | None]],
+    sums: Iterable[tuple[str, Iterable[str]]],
+    at_most: Iterable[tuple[str, str]],
+) -> None:
+    """Add a publication's cells (key, table, status, published value) and constraints to the ledger."""
+    conn.execute(
+        insert(ledger_cells),
+        [
+            {"publication_id": publication_id, "cell": key, "table_name": table, "status": status, "value": value}
+            for key, table, status, value in cells
+        ],
+    )
+    rows = [{"kind": "sum", "cell": total, "others": json.dumps(list(parts))} for total, parts in sums]
+    rows += [{"kind": "at_most", "cell": small, "others": json.dumps([big])} for small, big in at_most]
+    if rows:
+        conn.execute(
+            insert(ledger_constraints),
+            [{"publication_id": publication_id, "seq": seq, **row} for seq, row in enumerate(rows)],
+        )

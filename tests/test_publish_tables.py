@@ -1,0 +1,274 @@
+"""Publications from a panel: tables, rates, rounding, reports, the files' own audit, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from linkhaven.errors import InputError
+from linkhaven.publish import Protected, publish_panel, reaudit, rehearsal_panel
+from linkhaven.publish.publication import Settings
+from linkhaven.spec import ProjectSpec, load_spec
+from tests.conftest import SPEC, Env
+
+MIN = 10
+
+
+def small_spec() -> ProjectSpec:
+    """The project's indicators, trimmed to a few breakdowns and measures so a test runs in seconds."""
+    spec = load_spec(SPEC)
+    assert spec.indicators is not None
+    indicators = spec.indicators
+    keep = {"students", "attendance", "credit_benchmark", "osslt", "eqao_g3_reading"}
+    trimmed = indicators.model_copy(
+        update={
+            "breakdowns": {k: v for k, v in indicators.breakdowns.items() if k in {"gender", "society", "grade"}},
+            "measures": tuple(
+                m.model_copy(
+                    update={"breakdowns": tuple(b for b in (m.breakdowns or ()) if b in {"gender", "society"}) or None}
+                )
+                for m in indicators.measures
+                if m.id in keep
+            ),
+        }
+    )
+    return spec.model_copy(update={"indicators": trimmed})
+
+
+@pytest.fixture(scope="module")
+def spec() -> ProjectSpec:
+    return small_spec()
+
+
+@pytest.fixture(scope="module")
+def panel(spec: ProjectSpec) -> pa.Table:
+    return rehearsal_panel(
+        {k: list(v) for k, v in spec.code_lists.items()}, scale=0.004, seed=7, years=("2021-22", "2022-23")
+    )
+
+
+@pytest.fixture(scope="module")
+def published(
+    spec: ProjectSpec, panel: pa.Table, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, Protected]]:
+    folder = tmp_path_factory.mktemp("pub") / "rehearsal"
+    protected, _ = publish_panel(panel, spec, folder, {"publication": "rehearsal"})
+    yield folder, protected
+
+
+def rows(folder: Path, table: str) -> list[dict[str, str]]:
+    with (folder / "tables" / f"{table}.csv").open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_every_table_is_long_form_with_value_status_and_constraints(published: tuple[Path, Protected]) -> None:
+    folder, _ = published
+    names = sorted(p.stem for p in (folder / "tables").glob("*.csv"))
+    assert "students-by-gender" in names and "osslt-by-society" in names
+    for name in names:
+        lines = rows(folder, name)
+        assert lines, name
+        assert list(lines[0])[-4:] == ["statistic", "value", "status", "cell"]
+        for line in lines:
+            assert line["status"] in {"published", "suppressed-primary", "suppressed-secondary"}
+            assert (line["value"] == "") == (line["status"] != "published")
+        description = json.loads((folder / "tables" / f"{name}.json").read_text())
+        keys = {line["cell"] for line in lines if line["cell"]}
+        for constraint in description["sums"]:
+            assert constraint["total"] in keys and set(constraint["parts"]) <= keys
+
+
+def test_no_published_count_below_the_minimum(published: tuple[Path, Protected]) -> None:
+    folder, _ = published
+    for path in (folder / "tables").glob("*.csv"):
+        for line in rows(folder, path.stem):
+            if line["cell"] and line["status"] == "published":
+                assert float(line["value"]) == 0 or float(line["value"]) >= MIN, (path.stem, line["cell"])
+
+
+def test_published_totals_add_up(published: tuple[Path, Protected]) -> None:
+    folder, _ = published
+    description = json.loads((folder / "tables" / "students-by-society.json").read_text())
+    values = {line["cell"]: line for line in rows(folder, "students-by-society")}
+    checked = 0
+    for constraint in description["sums"]:
+        members = [constraint["total"], *constraint["parts"]]
+        if all(values[m]["status"] == "published" for m in members):
+            assert float(values[constraint["total"]]["value"]) == sum(
+                float(values[p]["value"]) for p in constraint["parts"]
+            )
+            checked += 1
+    assert checked > 0
+
+
+def test_rates_follow_their_counts(published: tuple[Path, Protected]) -> None:
+    folder, _ = published
+    for table in ("credit_benchmark-by-gender", "osslt-by-society"):
+        lines = rows(folder, table)
+        groups: dict[tuple[str, ...], dict[str, dict[str, str]]] = {}
+        for line in lines:
+            key = tuple(v for k, v in line.items() if k not in {"statistic", "value", "status", "cell"})
+            groups.setdefault(key, {})[line["statistic"]] = line
+        for group in groups.values():
+            rate = group.get("percent_meeting")
+            if rate is None:
+                continue
+            counts = [group[s] for s in ("students", "meeting", "not_meeting")]
+            if rate["status"] == "published":
+                assert all(c["status"] == "published" for c in counts)
+                expected = 100 * float(group["meeting"]["value"]) / float(group["students"]["value"])
+                assert float(rate["value"]) == pytest.approx(expected, abs=0.05)
+                assert 0 < float(rate["value"]) < 100  # 0 % and 100 % describe everyone in a group
+            else:
+                assert any(c["status"] != "published" for c in counts)
+
+
+def test_means_follow_their_counts(published: tuple[Path, Protected]) -> None:
+    folder, _ = published
+    counts = {(r["school_year"], r["care_status"], r["gender"]): r for r in rows(folder, "students-by-gender")}
+    for line in rows(folder, "attendance-by-gender"):
+        count = counts[(line["school_year"], line["care_status"], line["gender"])]
+        if count["status"] != "published":
+            assert line["status"] != "published"
+
+
+def test_the_files_alone_pass_the_attacker_audit(published: tuple[Path, Protected]) -> None:
+    folder, protected = published
+    result = reaudit(folder)
+    assert result.passed
+    assert int(result.audited.sum()) == int((protected.status != 0).sum())
+    audit_doc = json.loads((folder / "audit.json").read_text())
+    assert audit_doc["passed"] and all(c["protected"] for c in audit_doc["cells"])
+    assert "value" not in audit_doc["cells"][0]  # intervals only, never a hidden cell's value
+
+
+def test_reports_are_static_and_offline(published: tuple[Path, Protected]) -> None:
+    folder, _ = published
+    for name in ("report.html", "report-young-readers.html"):
+        text = (folder / name).read_text()
+        assert "<svg" in text
+        for forbidden in ("<script", "<link", "src=", "@import", "url("):
+            assert forbidden not in text, (name, forbidden)
+        assert "https://" not in text
+    young = (folder / "report-young-readers.html").read_text()
+    assert "font-size: 1.4rem" in young and "out of every 100" in young
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["audit"]["passed"] and "tables/students-by-gender.csv" in manifest["files_sha256"]
+
+
+def test_rounding_comes_on_top_of_suppression(
+    spec: ProjectSpec, panel: pa.Table, published: tuple[Path, Protected], tmp_path: Path
+) -> None:
+    settings = Settings(MIN, MIN, rounding_base=5)
+    protected, manifest = publish_panel(panel, spec, tmp_path / "rounded", settings=settings)
+    assert manifest["settings"]["rounding"] == {"base": 5, "method": "nearest", "max_error": 2}
+    assert np.array_equal(published[1].status, protected.status)  # the same cells are hidden either way
+    for line in rows(tmp_path / "rounded", "students-by-gender"):
+        if line["status"] == "published":
+            assert float(line["value"]) % 5 == 0
+    assert reaudit(tmp_path / "rounded").passed
+
+
+def test_a_panel_repeating_a_person_year_is_refused(spec: ProjectSpec, panel: pa.Table, tmp_path: Path) -> None:
+    doubled = pa.concat_tables([panel, panel.slice(0, 1)])
+    with pytest.raises(InputError, match="repeating a person"):
+        publish_panel(doubled, spec, tmp_path / "x")
+
+
+def test_cli_lists_publications_as_json(env: Env) -> None:
+    result = env.as_user("analyst", "publish", "list", "--json")
+    assert result.code == 0, result.err
+    assert result.json() == []
+    refused = env.as_user("analyst", "publish", "--release", "R0001")
+    assert refused.code == 3  # only the deidentifier publishes
+
+
+def test_publish_release_writes_registers_and_ledgers(
+    env: Env, spec: ProjectSpec, panel: pa.Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workspace path, with the release read replaced by the rehearsal panel (the release stage is tested
+    in test_deid_release.py): folder, register, ledger, audit event, and a second publication audited with
+    the first."""
+    import linkhaven.spec
+    from linkhaven.publish import publication
+
+    monkeypatch.setattr(linkhaven.spec, "load_spec", lambda path: spec)
+    reads: list[str] = []
+
+    def fake_open(ws: object, release_id: str, act: object) -> tuple[pa.Table, dict[str, object]]:
+        reads.append(release_id)
+        return panel, {"release_id": release_id}
+
+    monkeypatch.setattr(publication, "_open_approved_release", fake_open)
+    first = env.as_user("deidentifier", "publish", "--release", "R0001", "--json")
+    assert first.code == 0, first.err
+    second = env.as_user("deidentifier", "publish", "--release", "R0001", "--json")
+    assert second.code == 0, second.err
+    listed = env.as_user("analyst", "publish", "list", "--json").json()
+    assert isinstance(listed, list) and [p["id"] for p in listed] == ["pub-0001", "pub-0002"]
+    folders = [Path(p["folder"]) for p in listed]
+    assert all((f / "tables" / "students-by-gender.csv").exists() for f in folders)
+    manifest = json.loads((folders[1] / "manifest.json").read_text())
+    assert manifest["earlier_publications"] == ["pub-0001"] and manifest["audit"]["passed"]
+    assert reaudit(folders[1], [folders[0]]).passed
+    events = env.as_user("privacy_officer", "audit", "show", "--json").json()
+    assert isinstance(events, list)
+    runs = [e for e in events if e["action"] == "publish.run"]
+    assert [e["outcome"] for e in runs] == ["ok", "ok"] and runs[0]["detail"]["audit_passed"] is True
+    assert reads == ["R0001", "R0001"]
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_property_random_panels_publish_no_small_count_and_rates_follow_counts(
+    data: st.DataObject, spec: ProjectSpec, tmp_path: Path
+) -> None:
+    assert spec.indicators is not None
+    indicators = spec.indicators.model_copy(
+        update={
+            "breakdowns": {"gender": spec.indicators.breakdowns["gender"]},
+            "measures": tuple(
+                m.model_copy(update={"breakdowns": None})
+                for m in spec.indicators.measures
+                if m.id in {"students", "osslt"}
+            ),
+        }
+    )
+    tiny = spec.model_copy(update={"indicators": indicators})
+    n = data.draw(st.integers(20, 400))
+    statuses = data.draw(st.lists(st.sampled_from(indicators.status.leaves), min_size=n, max_size=n))
+    genders = data.draw(st.lists(st.sampled_from(["F", "M", "X"]), min_size=n, max_size=n))
+    results = data.draw(st.lists(st.sampled_from(["successful", "unsuccessful", None]), min_size=n, max_size=n))
+    panel = pa.table(
+        {
+            "person_id": list(range(n)),
+            "school_year": ["2022-23"] * n,
+            "care_status": statuses,
+            "gender": genders,
+            "osslt": results,
+        }
+    )
+    folder = tmp_path / f"p{data.draw(st.integers(0, 10**9))}"
+    protected, _ = publish_panel(panel, tiny, folder)
+    for table in ("students-by-gender", "osslt-by-gender"):
+        groups: dict[tuple[str, ...], dict[str, dict[str, str]]] = {}
+        for line in rows(folder, table):
+            if line["cell"] and line["status"] == "published":
+                assert float(line["value"]) == 0 or float(line["value"]) >= MIN
+            groups.setdefault((line["care_status"], line["gender"]), {})[line["statistic"]] = line
+        for group in groups.values():
+            rate = group.get("percent_meeting")
+            if rate is not None and rate["status"] == "published":
+                expected = 100 * float(group["meeting"]["value"]) / float(group["students"]["value"])
+                assert float(rate["value"]) == pytest.approx(expected, abs=0.05)
+    assert reaudit(folder).passed
