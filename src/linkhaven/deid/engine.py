@@ -28,6 +28,7 @@ from linkhaven.deid.risk import ContextRisk, Criterion, RiskMeasure, context_ris
 from linkhaven.errors import GateRefused, SpecError
 from linkhaven.spec import ProjectSpec
 from linkhaven.spec.releases import ReleaseSection
+from linkhaven.sqlquote import lit, q
 
 PSEUDONYM = "person_id"
 """The released person column: a pseudonym of this release only (R16, R17)."""
@@ -37,12 +38,8 @@ PSEUDONYM_BYTES = 12
 Progress = Callable[[str], None]
 
 
-def q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
-def lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)

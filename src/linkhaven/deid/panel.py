@@ -30,6 +30,8 @@ import duckdb
 import pyarrow as pa
 
 from linkhaven.errors import WorkspaceError
+from linkhaven.sqlquote import lit as _lit
+from linkhaven.sqlquote import q as _quote
 
 METHOD_RANK = {"unlinked": 0, "probabilistic": 1, "clerical": 2, "deterministic": 3}
 SERVICES = ("in_care", "ccsy", "vysa", "kinship_service")
@@ -132,8 +134,6 @@ class PanelStats:
         return dict(self.__dict__)
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _empty_assessment() -> pa.Table:
@@ -311,5 +311,3 @@ def build_panel(
     return stats
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

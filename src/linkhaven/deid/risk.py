@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from linkhaven.spec.releases import Rating, ReleaseContext, ReleaseModel
+from linkhaven.sqlquote import q as _q
 
 EPSILON = 1e-12
 
@@ -168,8 +169,6 @@ def measure(
     )
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def measure_relation(

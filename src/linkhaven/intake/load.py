@@ -29,7 +29,8 @@ from linkhaven.governance.permissions import Action
 from linkhaven.intake.gates import check_gates
 from linkhaven.intake.reader import REPLACEMENT, FileFacts, inspect_file, read_delivery
 from linkhaven.intake.register import deliveries
-from linkhaven.intake.rules import FieldRule, SourceRules, lit, q, rules_for
+from linkhaven.intake.rules import FieldRule, SourceRules, rules_for
+from linkhaven.sqlquote import lit, q
 from linkhaven.workspace.workspace import Act, Workspace, now
 
 Progress = Callable[[str], None]

@@ -21,6 +21,8 @@ from pathlib import Path
 import duckdb
 
 from linkhaven.errors import InputError
+from linkhaven.sqlquote import lit as _lit
+from linkhaven.sqlquote import q as _q
 
 REPLACEMENT = "\ufffd"
 """What an undecodable byte becomes; a row holding it is quarantined as invalid_encoding."""
@@ -184,12 +186,8 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str, quote:
     con.execute(f"CREATE VIEW raw AS SELECT lines.__line, {selected} FROM parsed JOIN lines USING (__ord)")
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
-def _q(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from linkhaven.sqlquote import lit, q
+
 if TYPE_CHECKING:
     from linkhaven.spec import ProjectSpec
 
@@ -19,12 +21,8 @@ OEN_PATTERN = "^[0-9]{9}$"
 POSTAL_PATTERN = "^[ABCEGHJKLMNPRSTVXY][0-9][ABCEGHJKLMNPRSTVWXYZ][0-9][ABCEGHJKLMNPRSTVWXYZ][0-9]$"
 
 
-def q(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
-def lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ hold a personal value.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import resource
 import time
@@ -31,11 +32,13 @@ from typing import Any, TypeAlias
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from linkhaven.link import model as splink_model
 from linkhaven.link.config import LinkConfig
-from linkhaven.link.sql import connect, corroborated, given_close, lit, names_swapped, scalar
+from linkhaven.link.sql import connect, corroborated, given_close, names_swapped, scalar
 from linkhaven.link.standardise import dob_sql, name_table, postal_sql
+from linkhaven.sqlquote import lit
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +106,9 @@ class ReviewCandidate:
     match_probability: float | None
     match_weight: float | None
     queue_reason: str
+    left_linked: bool = False
+    """Whether the left record ended up linked to the spine by some other pass (an OEN conflict
+    whose record the model linked elsewhere is then informative only)."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,9 @@ class Decision:
 
 @dataclass
 class EngineResult:
-    map: pa.Table
+    map_path: Path
+    """The linkage map as a Parquet file in the caller's scratch directory, written by DuckDB: a
+    province's map (17 million rows) never has to be in Python memory; `map` reads it."""
     review: list[ReviewCandidate]
     stats: dict[str, Any]
     models: dict[str, dict[str, Any]]
@@ -126,6 +134,11 @@ class EngineResult:
     review_identity: pa.Table
     """Identity values of the records in review pairs (identity-zone data: the linker's eyes only)."""
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def map(self) -> pa.Table:
+        """The map as an Arrow table (record_code, source, person_key, method, match_probability)."""
+        return pq.read_table(self.map_path).cast(MAP_SCHEMA)
 
 
 def link(
@@ -140,14 +153,17 @@ def link(
         raise ValueError(f"no input for the spine source {config.spine}")
     con = connect(scratch, config.threads, config.memory_limit)
     try:
-        return _Run(con, inputs, config).run(previous_map, decisions)
+        return _Run(con, inputs, config, scratch).run(previous_map, decisions)
     finally:
         con.close()
 
 
 class _Run:
-    def __init__(self, con: duckdb.DuckDBPyConnection, inputs: dict[str, SourceInput], config: LinkConfig) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, inputs: dict[str, SourceInput], config: LinkConfig, scratch: Path
+    ) -> None:
         self.con = con
+        self.scratch = scratch
         self.inputs = inputs
         self.config = config
         self.linked = [s for s in config.linked if s in inputs]
@@ -203,12 +219,18 @@ class _Run:
         self.collect_stats()
         self.lap("stats")
         self.stats["peak_rss_gib_after_step"] = self.peak_memory
-        table = self.con.execute(
-            "SELECT record_code, source, person_key, method, match_probability FROM link_map"
-        ).to_arrow_table()
+        map_path = self.scratch / "link-map.parquet"
+        self.sql(
+            f"""COPY (SELECT record_code, source, person_key, method, match_probability FROM link_map)
+            TO {lit(str(map_path))} (FORMAT parquet, COMPRESSION zstd)"""
+        )
         review_identity = self.review_identity()
+        linked = {r[0] for r in self.rows(
+            "SELECT m.record_code FROM link_map m JOIN review_codes USING (record_code) WHERE m.method <> 'unlinked'"
+        )}  # fmt: skip
+        self.review = [dataclasses.replace(c, left_linked=c.left_code in linked) for c in self.review]
         return EngineResult(
-            map=table.cast(MAP_SCHEMA),
+            map_path=map_path,
             review=self.review,
             stats=self.stats,
             models=self.models,
@@ -223,8 +245,8 @@ class _Run:
         self.con.register("review_codes", pa.table({"record_code": pa.array(codes, pa.string())}))
         parts = " UNION ALL ".join(
             f"SELECT i.record_code, {lit(source)} AS source, i.source_record_id, i.source_person_id, i.oen, "
-            f"i.given_name, i.family_name, CAST(i.birth_date AS DATE) AS birth_date, i.postal_code "
-            f"FROM id_{source} i JOIN review_codes USING (record_code)"
+            f"i.given_name, i.family_name, i.dob AS birth_date, i.postal AS postal_code "
+            f"FROM std_{source} i JOIN review_codes USING (record_code)"
             for source in self.inputs
         )
         table = self.con.execute(parts).to_arrow_table()
@@ -257,7 +279,7 @@ class _Run:
         return {r[0] for r in self.rows(f"DESCRIBE ct_{source}")}
 
     def has_person_ids(self, source: str) -> bool:
-        return bool(scalar(self.con, f"SELECT count(source_person_id) > 0 FROM id_{source}"))
+        return bool(scalar(self.con, f"SELECT count(source_person_id) > 0 FROM std_{source}"))
 
     def standardise(self) -> None:
         union = " UNION ".join(
@@ -290,6 +312,8 @@ class _Run:
                   FROM id_{source} i
                   {join})"""
             )
+            # The raw identity copy is not needed again: std_ keeps every value review shows.
+            self.sql(f"DROP TABLE id_{source}")
             self.sql(
                 f"""CREATE VIEW stdn_{source} AS
                 SELECT r.*, {NAME_SELECT}
@@ -315,15 +339,22 @@ class _Run:
             LEFT JOIN name_std g ON g.raw = v.given_name
             LEFT JOIN name_std f ON f.raw = v.family_name"""
         )
+        # Each list from its own narrow distinct pass: cheaper than list(DISTINCT ...) aggregates
+        # over every enrolment row at once.
         self.sql(
             """CREATE TABLE spine_person AS
-            SELECT spine_id, count(*) AS n_records,
-              list(DISTINCT postal) FILTER (WHERE postal IS NOT NULL) AS postals,
-              list(DISTINCT fsa) FILTER (WHERE fsa IS NOT NULL) AS fsas,
-              list(DISTINCT left(postal, 1)) FILTER (WHERE postal IS NOT NULL) AS areas,
-              mode(gender) AS gender,
-              list(DISTINCT board_year) FILTER (WHERE board_year IS NOT NULL) AS board_years
-            FROM spine_rec GROUP BY spine_id"""
+            WITH base AS (SELECT spine_id, count(*) AS n_records, max(gender) AS gender FROM spine_rec GROUP BY 1),
+            postal AS (
+              SELECT spine_id, list(postal) AS postals
+              FROM (SELECT DISTINCT spine_id, postal FROM spine_rec WHERE postal IS NOT NULL) GROUP BY 1),
+            board AS (
+              SELECT spine_id, list(board_year) AS board_years
+              FROM (SELECT DISTINCT spine_id, board_year FROM spine_rec WHERE board_year IS NOT NULL) GROUP BY 1)
+            SELECT b.spine_id, b.n_records, p.postals,
+              list_distinct(list_transform(p.postals, lambda x: left(x, 3))) AS fsas,
+              list_distinct(list_transform(p.postals, lambda x: left(x, 1))) AS areas,
+              b.gender, o.board_years
+            FROM base b LEFT JOIN postal p USING (spine_id) LEFT JOIN board o USING (spine_id)"""
         )
         self.sql(
             """CREATE TABLE spine_cmp AS

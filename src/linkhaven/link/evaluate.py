@@ -20,8 +20,9 @@ import pyarrow as pa
 
 from linkhaven.link.config import LinkConfig
 from linkhaven.link.engine import CONTENT_USED, SourceInput
-from linkhaven.link.sql import connect, lit
+from linkhaven.link.sql import connect
 from linkhaven.link.stats import _dimensions
+from linkhaven.sqlquote import lit
 
 DEFAULT_PAIRS = (("cpin", "onsis"), ("eqao", "onsis"), ("cpin", "cpin"))
 

@@ -25,13 +25,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 from sqlalchemy import Connection, func, insert, select, update
 
 from linkhaven import __version__
 from linkhaven.errors import WorkspaceError
 from linkhaven.link.config import LinkConfig
-from linkhaven.link.engine import MAP_SCHEMA, Decision, EngineResult, ReviewCandidate, SourceInput, link
+from linkhaven.link.engine import Decision, EngineResult, ReviewCandidate, SourceInput, link
 from linkhaven.link.registry import link_review_pairs, linkage_map_versions, linkage_models, linkage_runs
 from linkhaven.workspace.workspace import Act, Workspace, now
 from linkhaven.workspace.zones import Zone
@@ -172,8 +171,8 @@ def run_linkage(ws: Workspace, act: Act, config: LinkConfig | None = None) -> Li
         result = link(inputs, config, scratch, previous_map, decisions)
         models = {pair: _check_model(model) for pair, model in result.models.items()}
         map_table = f"{run_id.lower()}-map-v1"
-        written_map = _write_map(ws, scratch, map_table, result.map)
-        review_rows, carried = _review_rows(ws, run_id, result.review, result.map)
+        written_map = ws.zone("linkage").write_parquet_file(map_table, result.map_path, counts_rows(result))
+        review_rows, carried = _review_rows(ws, run_id, result.review)
         written_review = ws.zone("identity").write(f"{run_id.lower()}-review", result.review_identity)
         report_json, report_html = _write_report(ws, run_id, spec_hash(ws.spec_path()), config, result, used)
         pending = sum(1 for r in review_rows if r["status"] == "pending")
@@ -251,11 +250,15 @@ def _splink_version() -> str:
     return str(splink.__version__)
 
 
+def counts_rows(result: EngineResult) -> int:
+    return int(sum(v["records"] for v in result.stats["link_rates"].values()))
+
+
 def _counts(result: EngineResult) -> dict[str, Any]:
     rates = result.stats["link_rates"]
     return {
-        "records": sum(v["records"] for v in rates.values()),
-        "persons": int(pa.compute.count_distinct(result.map.column("person_key")).as_py()),
+        "records": counts_rows(result),
+        "persons": int(result.stats["persons"]),
         "by_source": {
             s: {"records": v["records"], "persons": v["persons"], **v["by_method"]} for s, v in rates.items()
         },
@@ -283,17 +286,7 @@ def _check_model(model: dict[str, Any]) -> tuple[str, str]:
     return hashlib.sha256(text.encode()).hexdigest(), text
 
 
-def _write_map(ws: Workspace, scratch: Path, table: str, data: pa.Table) -> Any:
-    path = scratch / "map.parquet"
-    pq.write_table(data.cast(MAP_SCHEMA), path, compression="zstd")
-    written = ws.zone("linkage").write_parquet_file(table, path, data.num_rows)
-    path.unlink()
-    return written
-
-
-def _review_rows(
-    ws: Workspace, run_id: str, candidates: list[ReviewCandidate], linkage_map: pa.Table
-) -> tuple[list[dict[str, Any]], int]:
+def _review_rows(ws: Workspace, run_id: str, candidates: list[ReviewCandidate]) -> tuple[list[dict[str, Any]], int]:
     """Register rows for the review candidates; a pair decided in an earlier run keeps its decision."""
     with ws.engine.connect() as conn:
         prior = {
@@ -304,7 +297,6 @@ def _review_rows(
                 .order_by(link_review_pairs.c.id)
             )
         }
-    linked = _linked_codes(linkage_map, {c.left_code for c in candidates if c.queue_reason == "oen_conflict"})
     rows: list[dict[str, Any]] = []
     carried = 0
     for c in candidates:
@@ -321,23 +313,10 @@ def _review_rows(
                 decided_at=earlier.decided_at, map_version=1, carried_from=earlier.carried_from or earlier.id,
             )  # fmt: skip
             carried += 1
-        elif c.queue_reason == "oen_conflict" and c.left_code in linked:
+        elif c.queue_reason == "oen_conflict" and c.left_linked:
             row["status"] = "flagged"  # linked to someone else by the other passes: informative only
         rows.append(row)
     return rows, carried
-
-
-def _linked_codes(linkage_map: pa.Table, codes: set[str]) -> set[str]:
-    if not codes:
-        return set()
-    con = duckdb.connect()
-    try:
-        con.register("m", linkage_map.select(["record_code", "method"]))
-        con.register("c", pa.table({"record_code": pa.array(sorted(codes))}))
-        rows = con.execute("SELECT m.record_code FROM m JOIN c USING (record_code) WHERE m.method <> 'unlinked'")
-        return {r[0] for r in rows.fetchall()}
-    finally:
-        con.close()
 
 
 def report_dir(ws: Workspace) -> Path:

@@ -11,13 +11,7 @@ from typing import Any
 
 import duckdb
 
-
-def q(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+from linkhaven.sqlquote import lit
 
 
 def connect(scratch: Path, threads: int, memory_limit: str, max_spill: str = "40GB") -> duckdb.DuckDBPyConnection:

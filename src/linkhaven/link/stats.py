@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 
 from linkhaven.link.config import LinkConfig
-from linkhaven.link.sql import lit
+from linkhaven.sqlquote import lit
 
 AGE_BANDS = (
     "CASE WHEN age < 4 THEN '0-3' WHEN age < 6 THEN '4-5' WHEN age < 10 THEN '6-9' WHEN age < 14 THEN '10-13' "
@@ -74,6 +74,7 @@ def collect(
 ) -> dict[str, Any]:
     """Figures by source and subgroup, the match-weight distribution, model-estimated quality."""
     out: dict[str, Any] = {"link_rates": {}, "subgroups": {}, "match_weight_histogram": {}, "model_estimates": {}}
+    out["persons"] = int(con.execute("SELECT count(DISTINCT person_key) FROM link_map").fetchone()[0])  # type: ignore[index]
     for source in inputs:
         row = con.execute(
             f"""SELECT count(*), count(DISTINCT person_key),
@@ -93,29 +94,58 @@ def collect(
             entry["link_rate"] = round((records - unlinked) / records, 6) if records else None
         out["link_rates"][source] = entry
         dims = _dimensions(con, source, config)
-        groups: dict[str, list[dict[str, Any]]] = {}
-        for name, expr in dims.items():
-            rows = con.execute(
-                f"""SELECT {expr} AS value, count(*) AS records, count(*) FILTER (WHERE m.method <> 'unlinked')
-                  AS linked, count(DISTINCT m.person_key) AS persons
-                FROM link_map m JOIN std_{source} s USING (record_code) LEFT JOIN ct_{source} c USING (record_code)
-                WHERE m.source = {lit(source)} GROUP BY 1 ORDER BY 1 NULLS LAST"""
-            ).fetchall()
-            groups[name] = [
-                {
-                    "value": "(missing)" if value is None else str(value),
-                    "records": int(n),
-                    "linked": int(k),
-                    "persons": int(p),
-                    "link_rate": round(k / n, 6) if n and source != config.spine else None,
-                }
-                for value, n, k, p in rows
-            ]
-        out["subgroups"][source] = groups
+        if source == config.spine:  # every spine record is its own person's: only the years are of interest
+            dims = {k: v for k, v in dims.items() if k == "school_year"}
+        out["subgroups"][source] = _subgroups(con, source, dims, rates=source != config.spine)
     for source in linked:
         out["match_weight_histogram"][source] = _histogram(con, source)
         out["model_estimates"][f"{source}~{config.spine}"] = _estimates(con, source)
     return out
+
+
+def _subgroups(
+    con: duckdb.DuckDBPyConnection, source: str, dims: dict[str, str], rates: bool
+) -> dict[str, list[dict[str, Any]]]:
+    """Records, linked records and persons by each dimension: one join, one GROUPING SETS pass."""
+    if not dims:
+        return {}
+    names = list(dims)
+    columns = ", ".join(f"{expr} AS d{i}" for i, expr in enumerate(dims.values()))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE __sub AS
+        SELECT m.method <> 'unlinked' AS linked, m.person_key, {columns}
+        FROM link_map m JOIN std_{source} s USING (record_code) LEFT JOIN ct_{source} c USING (record_code)
+        WHERE m.source = {lit(source)}"""
+    )
+    keys = ", ".join(f"d{i}" for i in range(len(names)))
+    flags = ", ".join(f"grouping(d{i}) AS g{i}" for i in range(len(names)))
+    sets = ", ".join(f"(d{i})" for i in range(len(names)))
+    rows = con.execute(
+        f"""SELECT {keys}, {flags}, count(*), count(*) FILTER (WHERE linked), count(DISTINCT person_key)
+        FROM __sub GROUP BY GROUPING SETS ({sets})"""
+    ).fetchall()
+    con.execute("DROP TABLE __sub")
+    out: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    width = len(names)
+    for row in rows:
+        index = next(i for i in range(width) if row[width + i] == 0)
+        value, n, k, p = row[index], int(row[2 * width]), int(row[2 * width + 1]), int(row[2 * width + 2])
+        out[names[index]].append({
+            "value": "(missing)" if value is None else str(value),
+            "records": n,
+            "linked": k,
+            "persons": p,
+            "link_rate": round(k / n, 6) if n and rates else None,
+        })  # fmt: skip
+    for name, entries in out.items():
+        entries.sort(key=_sort_key if name == "age" else lambda e: (e["value"] == "(missing)", e["value"]))
+    return out
+
+
+def _sort_key(entry: dict[str, Any]) -> tuple[bool, int]:
+    """Age bands in age order ('6-9' before '10-13'), missing last."""
+    value = str(entry["value"])
+    return (value == "(missing)", int(value.rstrip("+").split("-")[0]) if value[0].isdigit() else 999)
 
 
 def _histogram(con: duckdb.DuckDBPyConnection, source: str) -> list[dict[str, Any]]:

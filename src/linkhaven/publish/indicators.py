@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from linkhaven.errors import InputError
 from linkhaven.publish.cells import CellSystem, SumKind, cell_key
 from linkhaven.spec.indicators import ALL, IndicatorSet, Measure
+from linkhaven.sqlquote import q as _quote
 
 UNKNOWN = "unknown"
 """The breakdown code of persons with no value (e.g. a missing placement type); published like any code."""
@@ -65,8 +66,6 @@ class Computed:
     panel_rows: int
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _literal(value: str) -> str:
