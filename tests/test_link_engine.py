@@ -190,3 +190,17 @@ def test_rerun_keeps_person_keys_and_applies_decisions(linked: Linked, tmp_path:
     changed = [after[c] for c in before if c != conflict and after[c]["person_key"] != before[c]]
     assert changed == []
     assert after[conflict]["person_key"] == before[right] and after[conflict]["method"] == "clerical"
+
+
+def test_tiny_sources_still_link(linked: Linked, tmp_path: Path) -> None:
+    """Two CPIN records and three EQAO records: no exact pair for the prior, too few labels and
+    pairs for EM; the run falls back to default m values instead of failing."""
+    cpin, eqao = linked.inputs["cpin"], linked.inputs["eqao"]
+    inputs = {
+        "onsis": linked.inputs["onsis"],
+        "eqao": SourceInput("eqao", eqao.identity_table().slice(0, 3), eqao.content_table().slice(0, 3)),
+        "cpin": SourceInput("cpin", cpin.identity_table().slice(0, 2), cpin.content_table().slice(0, 2)),
+    }
+    result = link(inputs, CONFIG, tmp_path)
+    assert result.map.num_rows == sum(s.identity_table().num_rows for s in inputs.values())
+    assert result.stats["models"]["cpin~onsis"]["probability_two_random_records_match"] < 0.01

@@ -531,7 +531,9 @@ class _Run:
             "probability_two_random_records_match": run.model.get("probability_two_random_records_match"),
             "share_expected_in_spine": round(in_spine, 6),
         }
-        self.charts.update(_charts(run, pair))
+        self.charts.update(_charts(self.con, run, pair))
+        # Splink's working tables (the spine with term frequencies, the predictions) are done with.
+        run.linker.table_management.delete_tables_created_by_splink_from_db()
         if self.has_person_ids(source):
             self.dedupe(source, run.model)
 
@@ -548,7 +550,7 @@ class _Run:
             JOIN stdn_{source} x ON x.record_code = d.unique_id_l
             JOIN stdn_{source} y ON y.record_code = d.unique_id_r"""
         )
-        del linker
+        linker.table_management.delete_tables_created_by_splink_from_db()
 
     # -- 5. assignment --------------------------------------------------------------------------------
     def assign_records(self, source: str) -> None:
@@ -704,7 +706,7 @@ def _num(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _charts(run: splink_model.ModelRun, pair: str) -> dict[str, dict[str, Any]]:
+def _charts(con: duckdb.DuckDBPyConnection, run: splink_model.ModelRun, pair: str) -> dict[str, dict[str, Any]]:
     """Splink's parameter, weight-histogram and waterfall charts as Vega-Lite specs (no values:
     the waterfall is built with Splink's `remove_sensitive_data`)."""
     charts: dict[str, dict[str, Any]] = {}
@@ -715,16 +717,15 @@ def _charts(run: splink_model.ModelRun, pair: str) -> dict[str, dict[str, Any]]:
         charts[f"{pair}/match_weight_histogram"] = vis.match_weights_histogram(run.predictions).chart_dict
     except Exception:  # an empty prediction table has no histogram; the report says so
         log.info("no match weight histogram for %s", pair)
-    examples = _waterfall_examples(run)
+    examples = _waterfall_examples(con, run)
     if examples:
         charts[f"{pair}/waterfall"] = vis.waterfall_chart(examples, remove_sensitive_data=True).chart_dict
     return charts
 
 
-def _waterfall_examples(run: splink_model.ModelRun) -> list[dict[str, Any]]:
+def _waterfall_examples(con: duckdb.DuckDBPyConnection, run: splink_model.ModelRun) -> list[dict[str, Any]]:
     """A few scored pairs spread over the probability range, to show how weights add up."""
     name = run.predictions.physical_name
-    con = run.linker._db_api.duckdb_con  # the run's own connection
     picks = con.execute(
         f"""SELECT * FROM (
           SELECT *, ntile(4) OVER (ORDER BY match_weight) AS q FROM {name})

@@ -263,9 +263,10 @@ class ModelRun:
 LinkType = Literal["link_only", "dedupe_only"]
 
 
-def _settings(link_type: LinkType, columns: set[str], rules: list[str]) -> SettingsCreator:
+def _settings(link_type: LinkType, columns: set[str], rules: list[str], prior: float = 1e-4) -> SettingsCreator:
     return SettingsCreator(
         link_type=link_type,
+        probability_two_random_records_match=prior,
         unique_id_column_name="unique_id",
         comparisons=comparisons(columns),
         blocking_rules_to_generate_predictions=[{"blocking_rule": r, "sql_dialect": "duckdb"} for r in rules],
@@ -295,26 +296,58 @@ def fit_and_predict(
     left_df = db_api.register(left, dataset_display_name=LEFT)
     right_df = db_api.register(right, dataset_display_name=RIGHT)
     rules = blocking_rules(columns)
-    linker = Linker([left_df, right_df], _settings("link_only", columns, rules), log_level=logging.WARNING)
-    training = _train(linker, labels, n_labels, config)
+    prior = estimate_prior(con, left, right)
+    linker = Linker([left_df, right_df], _settings("link_only", columns, rules, prior), log_level=logging.WARNING)
+    training, fallback = _train(linker, labels, n_labels, config)
+    if fallback is not None:  # EM failed part-way and may have left its own prior behind: start clean
+        linker = Linker([left_df, right_df], fallback, log_level=logging.WARNING)
     predictions = linker.inference.predict(threshold_match_probability=min_probability, warning_mode="never")
     model = linker.misc.save_model_to_json()
     return ModelRun(name, linker, predictions, model, training, n_labels, rules)
 
 
-def _train(linker: Any, labels: str | None, n_labels: int, config: LinkConfig) -> str:
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("given_std", "family_joined", "dob")], recall=0.8
-    )
+EXACT = "l.given_std = r.given_std AND l.family_joined = r.family_joined AND l.dob = r.dob"
+ASSUMED_RECALL = 0.8
+
+
+def estimate_prior(con: duckdb.DuckDBPyConnection, left: str, right: str | None = None) -> float:
+    """The probability that two random records match, as Splink's own estimator computes it
+    (pairs agreeing exactly on both names and birth date, over an assumed recall of 0.8, over all
+    pairs), but never zero: with a handful of records no pair may agree exactly, and a zero prior
+    makes every weight minus infinity. Within one table (`right` None) pairs are counted once."""
+
+    def count(sql: str) -> int:
+        row = con.execute(sql).fetchone()
+        return int(row[0]) if row else 0
+
+    if right is None:
+        found = count(f"SELECT count(*) FROM {left} l JOIN {left} r ON {EXACT} AND l.unique_id < r.unique_id")
+        n = count(f"SELECT count(*) FROM {left}")
+        total = max(1, n * (n - 1) // 2)
+    else:
+        found = count(f"SELECT count(*) FROM {left} l JOIN {right} r ON {EXACT}")
+        total = max(1, count(f"SELECT count(*) FROM {left}") * count(f"SELECT count(*) FROM {right}"))
+    return min(0.5, max(1, found) / ASSUMED_RECALL / total)
+
+
+def _train(linker: Any, labels: str | None, n_labels: int, config: LinkConfig) -> tuple[str, dict[str, Any] | None]:
+    """Fit u, then m; returns how m was obtained, and a clean model to restart from if EM failed."""
     # One chunk: the probe-and-chunk loop costs a pipeline per comparison per chunk, which dominates
     # small runs, while 5e6 pairs per comparison fit in memory at any scale.
     linker.training.estimate_u_using_random_sampling(max_pairs=config.u_max_pairs, seed=config.seed, num_chunks=1)
     if labels is not None and n_labels >= config.min_labels:
         linker.training.estimate_m_from_pairwise_labels(labels)
-        return "m from deterministic links as labels"
-    for rule in (block_on("dob"), block_on("given_std", "family_joined")):
-        linker.training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=config.em_max_pairs)
-    return "m by expectation maximisation"
+        return "m from deterministic links as labels", None
+    snapshot: dict[str, Any] = linker.misc.save_model_to_json()
+    try:
+        for rule in (block_on("dob"), block_on("given_std", "family_joined")):
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, max_pairs=config.em_max_pairs, fix_probability_two_random_records_match=True
+            )
+    except Exception:  # too few records for EM: Splink's default m values stand (the report says so)
+        logging.getLogger(__name__).warning("EM could not run on this little data; default m values are used")
+        return "default m values (too little data to train m)", snapshot
+    return "m by expectation maximisation", None
 
 
 def dedupe_predict(
@@ -327,11 +360,9 @@ def dedupe_predict(
     the prior (how many pairs match) is re-estimated for within-source pairs."""
     settings = dict(model)
     settings["link_type"] = "dedupe_only"
+    settings["probability_two_random_records_match"] = estimate_prior(con, table)
     settings.pop("source_dataset_column_name", None)
     db_api = DuckDBAPI(connection=con)
     frame = db_api.register(table)
     linker = Linker(frame, settings, log_level=logging.WARNING)
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("given_std", "family_joined", "dob")], recall=0.8
-    )
     return linker, linker.inference.predict(threshold_match_probability=min_probability, warning_mode="never")

@@ -1,4 +1,4 @@
-"""SQL helpers shared by the linkage engine: quoting, the DuckDB connection, agreement predicates.
+"""SQL helpers shared by the linkage engine: the DuckDB connection and the agreement predicates.
 
 The agreement predicates are the deterministic pass's notion of "corroborated": they are written
 once here so that the OEN rule, the spine's consistency check and the tests all mean the same.
