@@ -77,6 +77,14 @@ def setup(work: Path, scale: str, reuse: bool) -> tuple[Path, Path, Path, dict[s
     return extracts, workspace, keys, steps
 
 
+class BaselineFailed(Exception):
+    """The baseline child exited non-zero; `stdout` holds the figures it printed before failing."""
+
+    def __init__(self, stderr: str, stdout: str) -> None:
+        super().__init__(stderr)
+        self.stdout = stdout
+
+
 def run_child_measured(args: list[str], env: dict[str, str]) -> tuple[dict[str, Any], str]:
     """Like `_measure.run_measured`, for a Python script rather than the CLI."""
     busy_before = busy_cpu_seconds()
@@ -90,7 +98,7 @@ def run_child_measured(args: list[str], env: dict[str, str]) -> tuple[dict[str, 
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"baseline failed:\n{stderr[-3000:]}")
+        raise BaselineFailed(stderr[-3000:], stdout)
     own = usage.ru_utime + usage.ru_stime
     others = max(0.0, (busy_cpu_seconds() - busy_before - own) / (seconds * (os.cpu_count() or 1)))
     return {
@@ -106,6 +114,7 @@ def run_child_measured(args: list[str], env: dict[str, str]) -> tuple[dict[str, 
 
 def baseline(workspace: Path, truth: Path, threshold: float) -> dict[str, Any]:
     """Plain Splink on the zone data; prints pairwise quality and its own step timings."""
+    import pyarrow.compute as pc
     import splink.comparison_library as cl
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
@@ -189,27 +198,59 @@ def baseline(workspace: Path, truth: Path, threshold: float) -> dict[str, Any]:
             # CPIN (small) is clustered, for its within-source pairs.
             quality[f"{source}~onsis"] = _pair_quality(con, predictions.physical_name, source, threshold)
             if source == "cpin":
-                clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold)
-                con.execute(
-                    f"""CREATE OR REPLACE TABLE b_map AS
-                    SELECT unique_id AS record_code, CASE WHEN source_dataset = 'onsis' THEN 'onsis' ELSE 'cpin' END
-                      AS source, cluster_id AS person_key, 'probabilistic' AS method,
-                      NULL::DOUBLE AS match_probability
-                    FROM {clusters.physical_name}"""
-                )
-                cpin_map = con.execute("SELECT * FROM b_map").to_arrow_table()
+                cpin_map = _cluster_cpin(con, api, predictions.physical_name, threshold)
             lap(f"evaluate_{source}")
             linker.table_management.delete_tables_created_by_splink_from_db()
+            _progress(quality, timings, figures)
     finally:
         con.close()
         shutil.rmtree(scratch, ignore_errors=True)
     if cpin_map is not None:
-        subset = {s: inputs[s] for s in ("cpin", "onsis")}
-        ev = evaluate(cpin_map, subset, truth, pairs=[("cpin", "cpin")], config=config, scratch=WORK)
+        cpin_only = cpin_map.filter(pc.equal(cpin_map["source"], "cpin"))
+        ev = evaluate(cpin_only, {"cpin": inputs["cpin"]}, truth, pairs=[("cpin", "cpin")], config=config,
+                      scratch=WORK)  # fmt: skip
         quality.update(ev["pairs"])
     lap("evaluate_cpin_clusters")
     return {"pairs": quality, "seconds_by_step": timings, "predictions": figures,
             "blocking_rules": [" AND ".join(f"l.{c} = r.{c}" for c in rule) for rule in PLAIN_RULES]}  # fmt: skip
+
+
+def _cluster_cpin(con: Any, api: Any, predictions: str, threshold: float) -> Any:
+    """Splink's own connected components over the CPIN -> OnSIS pairs at the threshold.
+
+    The nodes are the CPIN records and the OnSIS records some CPIN record reaches: every other
+    OnSIS record is a singleton that cannot change a CPIN cluster. Given all 12 million OnSIS
+    records as nodes (the linker's `clustering` method), Splink's clustering exhausted a 40 GB spill
+    allowance at scale 1.
+    """
+    from splink.clustering import cluster_pairwise_predictions_at_threshold
+
+    con.execute(
+        f"""CREATE OR REPLACE TABLE b_edges AS
+        SELECT unique_id_l, unique_id_r, match_probability FROM {predictions}
+        WHERE match_probability >= {threshold}"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TABLE b_nodes AS
+        SELECT unique_id FROM b_left
+        UNION SELECT unique_id_l FROM b_edges UNION SELECT unique_id_r FROM b_edges"""
+    )
+    clusters = cluster_pairwise_predictions_at_threshold(
+        "b_nodes", "b_edges", api, node_id_column_name="unique_id", threshold_match_probability=threshold
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TABLE b_map AS
+        SELECT c.unique_id AS record_code, CASE WHEN l.unique_id IS NULL THEN 'onsis' ELSE 'cpin' END AS source,
+          c.cluster_id AS person_key, 'probabilistic' AS method, NULL::DOUBLE AS match_probability
+        FROM {clusters.physical_name} c LEFT JOIN b_left l USING (unique_id)"""
+    )
+    return con.execute("SELECT * FROM b_map").to_arrow_table()
+
+
+def _progress(quality: dict[str, Any], timings: dict[str, float], figures: dict[str, Any]) -> None:
+    """One JSON line per finished source, so a later failure still leaves the figures measured so far."""
+    print(json.dumps({"pairs": dict(quality), "seconds_by_step": dict(timings), "predictions": dict(figures),
+                      "partial": True}), flush=True)  # fmt: skip
 
 
 def _pair_quality(con: Any, predictions: str, source: str, threshold: float) -> dict[str, Any]:
@@ -253,10 +294,13 @@ def plain_splink(workspace: Path, keys: Path, truth: Path, ours: dict[str, Any],
             [str(Path(__file__).resolve()), "--baseline-child", str(workspace), str(truth), str(accept)],
             {"LINKHAVEN_KEYS": str(keys)},
         )
-    except SystemExit as failed:
-        return {"failed": str(failed)[-1500:]}
+    except BaselineFailed as failed:
+        lines = failed.stdout.strip().splitlines()
+        return {"failed": str(failed)[-1500:], **(json.loads(lines[-1]) if lines else {})}
     plain = json.loads(out.strip().splitlines()[-1])
     return {
+        "measured_at": now(),
+        "commit": commit(),
         **measured,
         **plain,
         "f1": {p: v["f1"] for p, v in plain["pairs"].items()},
