@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -29,10 +28,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _measure import RESULTS, ROOT, WORK, commit, machine, now
+
 SPEC = ROOT / "projects" / "ontario-children-in-care.yaml"
-WORK = ROOT / "benchmarks" / "work"
-RESULTS = ROOT / "benchmarks" / "results"
 LIMIT_SECONDS = 300
 LIMIT_BYTES = 8 * 1024**3
 
@@ -144,15 +142,6 @@ def _child(*args: str) -> tuple[dict[str, object], float]:
     return json.loads(done.stdout.strip().splitlines()[-1]), wall
 
 
-def _commit() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, cwd=ROOT).stdout
-        return head + ("+dirty" if dirty.strip() else "")
-    except OSError:
-        return "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0)
@@ -188,9 +177,9 @@ def main() -> None:
     peak = int(release["peak_rss_bytes"])  # type: ignore[call-overload]
     result = {
         "benchmark": "deid",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "measured_at": now(),
         "command": f".venv/bin/python benchmarks/bench_deid.py --scale {args.scale:g} --seed {args.seed}",
-        "commit": _commit(),
+        "commit": commit(),
         "scale": args.scale,
         "seed": args.seed,
         "panel_source": "generated in the benchmark: linkhaven synth data at this scale, content tables as intake "
@@ -206,12 +195,7 @@ def main() -> None:
         "release": release,
         "panel_step": {**panel, "wall_seconds": round(panel_wall, 1)},
         "approve_step": {**approve, "wall_seconds": round(approve_wall, 1)},
-        "machine": {
-            "cores": os.cpu_count(),
-            "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "machine": machine(),
     }  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"deid-scale{args.scale:g}.json"
