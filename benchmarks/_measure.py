@@ -47,7 +47,11 @@ def machine() -> dict[str, object]:
 def commit() -> str:
     done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, cwd=ROOT
+        # A benchmark rewriting its own results file does not make the measured code dirty.
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     return done.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
