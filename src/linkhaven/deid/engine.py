@@ -38,10 +38,6 @@ PSEUDONYM_BYTES = 12
 Progress = Callable[[str], None]
 
 
-
-
-
-
 @dataclass(frozen=True)
 class Policy:
     """The section's criterion in numbers: threshold, context, measure, suppression limit."""
@@ -249,8 +245,10 @@ def deidentify(
         encoded = pc.dictionary_encode(table.column("__v").combine_chunks())
         sensitive[column] = (base, np.asarray(encoded.indices.to_numpy(), dtype=np.int64))
     strata = {
-        column: np.asarray(pc.dictionary_encode(hist.column("__s_" + column).combine_chunks()).indices.to_numpy(
-            zero_copy_only=False), dtype=np.int64)
+        column: np.asarray(
+            pc.dictionary_encode(hist.column("__s_" + column).combine_chunks()).indices.to_numpy(zero_copy_only=False),
+            dtype=np.int64,
+        )
         for column in section.protect
     }
     histogram = Histogram(tuple(codes), np.asarray(hist.column("__n").to_numpy(), dtype=np.int64), sensitive, strata)

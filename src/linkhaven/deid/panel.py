@@ -24,7 +24,9 @@ the identity zone is read, and neither value itself reaches the panel), and the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import duckdb
 import pyarrow as pa
@@ -105,18 +107,34 @@ def assessment_column(code: str) -> str:
     return "osslt" if code.upper() == "OSSLT" else f"eqao_{code.lower()}"
 
 
+TableSource: TypeAlias = pa.Table | Callable[[], pa.Table]
+"""A table, or a loader that returns it: `build_panel` calls a loader once and copies its table into
+DuckDB (which can spill) before loading the next, so a province's inputs are never all decoded at once."""
+
+ENROLMENT_COLUMNS = ("record_code", "school_year", "gender", "board_number", "grade", "attendance_rate",
+                     "credits_earned")  # fmt: skip
+IDENTITY_COLUMNS = ("record_code", "birth_date", "postal_code")
+MAP_COLUMNS = ("record_code", "person_key", "method", "match_probability")
+ASSESSMENT_COLUMNS = ("record_code", "school_year", "assessment", "participation", "achievement_level",
+                      "osslt_outcome")  # fmt: skip
+CHILD_WELFARE_COLUMNS = ("record_code", "gender", "race", "born_in_canada", "first_language", "society_code",
+                         "service_type", "legal_status", "placement_type", "ht_risk", "episode_start", "episode_end",
+                         "days_in_care")  # fmt: skip
+"""The columns the panel reads from each input; a loader need decode no others."""
+
+
 @dataclass(frozen=True)
 class PanelInputs:
-    """Arrow tables the panel is built from. Content tables as intake writes them (canonical names)."""
+    """What the panel is built from. Content tables as intake writes them (canonical names)."""
 
-    enrolment: pa.Table
-    """OnSIS content: record_code, school_year, gender, board_number, grade, attendance_rate, credits_earned."""
-    enrolment_identity: pa.Table
+    enrolment: TableSource
+    """OnSIS content: ENROLMENT_COLUMNS."""
+    enrolment_identity: TableSource
     """record_code, birth_date (date), postal_code: the only identity values read, generalised at once."""
-    linkage_map: pa.Table
+    linkage_map: TableSource
     """record_code, source, person_key, method, match_probability."""
-    assessment: pa.Table | None = None
-    child_welfare: pa.Table | None = None
+    assessment: TableSource | None = None
+    child_welfare: TableSource | None = None
 
 
 @dataclass(frozen=True)
@@ -134,8 +152,6 @@ class PanelStats:
         return dict(self.__dict__)
 
 
-
-
 def _empty_assessment() -> pa.Table:
     names = ["record_code", "school_year", "assessment", "participation", "achievement_level", "osslt_outcome"]
     return pa.table({n: pa.array([], pa.string()) for n in names})
@@ -151,10 +167,17 @@ def _empty_child_welfare() -> pa.Table:
     return pa.table(data)
 
 
-def _require(table: pa.Table, columns: list[str], what: str) -> None:
+def _copy_in(
+    con: duckdb.DuckDBPyConnection, name: str, source: TableSource, columns: tuple[str, ...], what: str
+) -> None:
+    """Copy an input's needed columns into DuckDB table `name`, loading it first if it is a loader."""
+    table = source if isinstance(source, pa.Table) else source()
     missing = [c for c in columns if c not in table.column_names]
     if missing:
         raise WorkspaceError(f"The {what} table lacks column(s) {', '.join(missing)}; is it an intake content table?")
+    con.register("lh_arrow_in", table.select(list(columns)))
+    con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM lh_arrow_in")
+    con.unregister("lh_arrow_in")
 
 
 def build_panel(
@@ -166,17 +189,13 @@ def build_panel(
     out: str = "panel",
 ) -> PanelStats:
     """Create table `out` in `con`: the panel, keyed by (person_key, school_year), one row each."""
-    _require(inputs.enrolment, ["record_code", "school_year", "gender", "board_number", "grade", "attendance_rate",
-                                "credits_earned"], "enrolment")  # fmt: skip
-    _require(inputs.enrolment_identity, ["record_code", "birth_date", "postal_code"], "enrolment identity")
-    _require(inputs.linkage_map, ["record_code", "person_key", "method", "match_probability"], "linkage map")
     assessment = inputs.assessment if inputs.assessment is not None else _empty_assessment()
     child_welfare = inputs.child_welfare if inputs.child_welfare is not None else _empty_child_welfare()
-    con.register("in_enrolment", inputs.enrolment)
-    con.register("in_identity", inputs.enrolment_identity.select(["record_code", "birth_date", "postal_code"]))
-    con.register("in_map", inputs.linkage_map.select(["record_code", "person_key", "method", "match_probability"]))
-    con.register("in_assessment", assessment)
-    con.register("in_cw", child_welfare)
+    _copy_in(con, "in_enrolment", inputs.enrolment, ENROLMENT_COLUMNS, "enrolment")
+    _copy_in(con, "in_identity", inputs.enrolment_identity, IDENTITY_COLUMNS, "enrolment identity")
+    _copy_in(con, "in_map", inputs.linkage_map, MAP_COLUMNS, "linkage map")
+    _copy_in(con, "in_assessment", assessment, ASSESSMENT_COLUMNS, "assessment")
+    _copy_in(con, "in_cw", child_welfare, CHILD_WELFARE_COLUMNS, "child-welfare")
     rank = " ".join(f"WHEN {_lit(m)} THEN {r}" for m, r in METHOD_RANK.items())
     unrank = " ".join(f"WHEN {r} THEN {_lit(m)}" for m, r in METHOD_RANK.items())
     years = " UNION ALL ".join(
@@ -304,10 +323,7 @@ def build_panel(
         child_welfare_records=one("SELECT count(*) FROM in_cw"),
         child_welfare_persons_in_panel=one(f"SELECT count(DISTINCT person_key) FROM {out} WHERE cw_ever"),
     )
-    for name in ("lh_enr_all", "lh_enr", "lh_eq", "lh_eqp", "lh_ep", "lh_cw", "lh_cwp", "lh_map", "lh_years"):
+    for name in ("lh_enr_all", "lh_enr", "lh_eq", "lh_eqp", "lh_ep", "lh_cw", "lh_cwp", "lh_map", "lh_years",
+                 "in_enrolment", "in_identity", "in_map", "in_assessment", "in_cw"):  # fmt: skip
         con.execute(f"DROP TABLE IF EXISTS {name}")
-    for name in ("in_enrolment", "in_identity", "in_map", "in_assessment", "in_cw"):
-        con.unregister(name)
     return stats
-
-

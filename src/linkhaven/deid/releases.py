@@ -29,7 +29,16 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from linkhaven.deid import report as reports
 from linkhaven.deid.engine import PERSON_KEY, PSEUDONYM, TIME_COLUMN, DeidResult, deidentify
-from linkhaven.deid.panel import PanelInputs, build_panel
+from linkhaven.deid.panel import (
+    ASSESSMENT_COLUMNS,
+    CHILD_WELFARE_COLUMNS,
+    ENROLMENT_COLUMNS,
+    IDENTITY_COLUMNS,
+    MAP_COLUMNS,
+    PanelInputs,
+    TableSource,
+    build_panel,
+)
 from linkhaven.deid.registers import release_grants, release_reads, releases
 from linkhaven.deid.risk import Criterion, RiskMeasure, measure_relation
 from linkhaven.errors import GateRefused, SpecError, WorkspaceError
@@ -37,6 +46,7 @@ from linkhaven.governance.permissions import Action, Role
 from linkhaven.spec import ProjectSpec, load_spec, spec_hash
 from linkhaven.spec.releases import ReleaseModel, ReleaseSection
 from linkhaven.workspace.workspace import Act, Workspace, now
+from linkhaven.workspace.zones import Zone
 
 ZONE = "releases"
 ARTEFACTS_DIR = "releases"
@@ -199,44 +209,48 @@ def assessments(spec: ProjectSpec) -> tuple[str, ...]:
     return tuple(spec.code_lists.get("assessment", {}))
 
 
-def current_linkage_map(ws: Workspace) -> tuple[pa.Table, dict[str, Any]]:
-    """The linkage stage's current map (record_code, source, person_key, method, match_probability).
+def _linkage_map(ws: Workspace, provenance: dict[str, Any]) -> Callable[[], pa.Table]:
+    """A loader of the linkage stage's current map; the run it comes from goes into `provenance`."""
+    from linkhaven.link import current_map, current_run
 
-    Contract with `linkhaven.link`: a function `current_map(ws)` returning the map as an Arrow table
-    (optionally with the run id in the schema metadata key `run_id`).
-    """
-    import linkhaven.link as stage
+    run = current_run(ws)
+    if run is None:
+        raise WorkspaceError("There is no linkage map yet: run `linkhaven link` (linker role) first.")
+    provenance["linkage"] = {"kind": "linkage stage", "run_id": run["id"], "map_version": run["map_version"]}
 
-    getter = getattr(stage, "current_map", None)
-    if getter is None:
-        raise WorkspaceError(
-            "No linkage map is available: the linkage stage has not produced one in this workspace; run "
-            "`linkhaven link` first."
-        )
-    table = getter(ws)
-    if not isinstance(table, pa.Table):
-        raise WorkspaceError("The linkage stage returned no map table; run `linkhaven link` first.")
-    metadata = table.schema.metadata or {}
-    run = metadata.get(b"run_id", b"").decode() or None
-    return table, {"kind": "linkage stage", "run_id": run, "rows": table.num_rows}
+    def load() -> pa.Table:
+        table = current_map(ws, MAP_COLUMNS)
+        provenance["linkage"]["rows"] = table.num_rows
+        return table
+
+    return load
 
 
-def _concat(tables: list[pa.Table]) -> pa.Table:
-    return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+def _loader(zone: Zone, tables: list[str], columns: tuple[str, ...]) -> Callable[[], pa.Table]:
+    """Reads `columns` of the tables when called, so the panel builder decodes one input at a time."""
+
+    def load() -> pa.Table:
+        read = [zone.read(t, columns) for t in tables]
+        return pa.concat_tables(read, promote_options="permissive") if len(read) > 1 else read[0]
+
+    return load
 
 
 def read_inputs(
     ws: Workspace, spec: ProjectSpec, linkage_map: pa.Table | None = None
 ) -> tuple[PanelInputs, dict[str, Any]]:
-    """The current deliveries' content tables, the two identity values the panel needs, and the map."""
+    """Loaders of the current deliveries' content tables, of the two identity values the panel needs,
+    and of the map; the provenance says which tables (and which linkage run) they are."""
     from linkhaven.intake import current_deliveries
 
     names = {"enrolment": "onsis", "assessment": "eqao", "child_welfare": "cpin"}
+    columns = {"enrolment": ENROLMENT_COLUMNS, "assessment": ASSESSMENT_COLUMNS,
+               "child_welfare": CHILD_WELFARE_COLUMNS}  # fmt: skip
     if "onsis" not in spec.sources:
         raise SpecError("The person-year panel is built on the enrolment source 'onsis', which the spec lacks.")
     provenance: dict[str, Any] = {"kind": "workspace zones", "deliveries": {}, "tables": {}}
-    content: dict[str, pa.Table | None] = {}
-    identity: pa.Table | None = None
+    content: dict[str, TableSource | None] = {}
+    identity: TableSource | None = None
     for role, source in names.items():
         found = current_deliveries(ws, source) if source in spec.sources else []
         provenance["deliveries"][source] = [d.id for d in found]
@@ -245,18 +259,19 @@ def read_inputs(
                 raise WorkspaceError("No OnSIS delivery is loaded; the panel has no rows. Take one in first.")
             content[role] = None
             continue
-        content[role] = _concat([ws.zone("content").read(d.content_table) for d in found])
+        content[role] = _loader(ws.zone("content"), [d.content_table for d in found], columns[role])
         provenance["tables"][source] = [d.content_table for d in found]
         if role == "enrolment":
-            columns = ["record_code", "birth_date", "postal_code"]
-            identity = _concat([ws.zone("identity").read(d.identity_table).select(columns) for d in found])
+            identity = _loader(ws.zone("identity"), [d.identity_table for d in found], IDENTITY_COLUMNS)
+    mapping: TableSource
     if linkage_map is None:
-        linkage_map, provenance["linkage"] = current_linkage_map(ws)
+        mapping = _linkage_map(ws, provenance)
     else:
         provenance["linkage"] = {"kind": "supplied by the caller", "rows": linkage_map.num_rows}
+        mapping = linkage_map
     enrolment = content["enrolment"]
     assert enrolment is not None and identity is not None
-    inputs = PanelInputs(enrolment, identity, linkage_map, content["assessment"], content["child_welfare"])
+    inputs = PanelInputs(enrolment, identity, mapping, content["assessment"], content["child_welfare"])
     return inputs, provenance
 
 
@@ -287,6 +302,7 @@ def create_release(
     section = _section(spec, section_name)
     with ws.act(Action.RELEASE_CREATE, obj=f"section:{section_name}") as act:
         act.detail["section"] = section_name
+        # Loaders, read inside `build`: each input is decoded, copied into DuckDB and let go of in turn.
         inputs, provenance = read_inputs(ws, spec, linkage_map)
 
         def build(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -416,9 +432,7 @@ def _release(
 
 
 def _check_one_row_per_person_year(con: duckdb.DuckDBPyConnection) -> None:
-    row = con.execute(
-        f"SELECT count(*) - count(DISTINCT ({PERSON_KEY}, {TIME_COLUMN})) FROM panel"
-    ).fetchone()
+    row = con.execute(f"SELECT count(*) - count(DISTINCT ({PERSON_KEY}, {TIME_COLUMN})) FROM panel").fetchone()
     if row and row[0]:
         raise WorkspaceError(
             f"The panel has {row[0]} rows repeating a person in a school year; the risk measure counts persons "
@@ -443,9 +457,7 @@ def _measure_stored(
     try:
         con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
         con.register("released", stored)
-        row = con.execute(
-            f"SELECT count(*) - count(DISTINCT ({PSEUDONYM}, {TIME_COLUMN})) FROM released"
-        ).fetchone()
+        row = con.execute(f"SELECT count(*) - count(DISTINCT ({PSEUDONYM}, {TIME_COLUMN})) FROM released").fetchone()
         if row and row[0]:
             raise GateRefused("The stored release repeats a person in a school year; refused.")
         return measure_relation(con, "released", qis, criterion, l_required)
@@ -741,8 +753,17 @@ def _open(ws: Workspace, release_id: str, act: Act, purpose: str) -> ReleaseData
     report = json.loads((folder / reports.REPORT_JSON).read_text(encoding="utf-8"))
     act.detail.update(release=release_id, rows=table.num_rows)
     with ws.engine.begin() as conn:
-        conn.execute(insert(release_reads).values(release_id=release_id, reader=act.user, role=str(act.role),
-                                                  purpose=purpose, rows=table.num_rows, sha256=None, read_at=now()))
+        conn.execute(
+            insert(release_reads).values(
+                release_id=release_id,
+                reader=act.user,
+                role=str(act.role),
+                purpose=purpose,
+                rows=table.num_rows,
+                sha256=None,
+                read_at=now(),
+            )
+        )
     with ws.engine.connect() as conn:
         info = _info(ws, _row(conn, release_id), None)
     return ReleaseData(info, table, report)

@@ -35,6 +35,7 @@ INSIDER_ATTACK: dict[Rating, dict[Rating, float]] = {
 }
 """IPC 2016 Step 5: probability of a deliberate insider attack, by the recipient's controls, then motive."""
 
+
 @dataclass(frozen=True)
 class ContextRisk:
     release_model: str
@@ -167,8 +168,6 @@ def measure(
         class_sizes=bands,
         l_diversity=dict(l_diversity or {}),
     )
-
-
 
 
 def measure_relation(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -119,13 +120,14 @@ def current_run(ws: Workspace) -> dict[str, Any] | None:
         return _current_run(conn)
 
 
-def current_map(ws: Workspace) -> pa.Table:
-    """The current linkage map (record_code, source, person_key, method, match_probability), with
-    the run id in the schema metadata key `run_id`: what de-identification reads."""
+def current_map(ws: Workspace, columns: Sequence[str] | None = None) -> pa.Table:
+    """The current linkage map (record_code, source, person_key, method, match_probability), or
+    only `columns` of it, with the run id in the schema metadata key `run_id`: what
+    de-identification reads."""
     run = current_run(ws)
     if run is None:
         raise WorkspaceError("There is no linkage map yet: run `linkhaven link` (linker role) first.")
-    table = ws.zone("linkage").read(run["map_table"])
+    table = ws.zone("linkage").read(run["map_table"], columns)
     return table.replace_schema_metadata({"run_id": run["id"], "map_version": str(run["map_version"])})
 
 
