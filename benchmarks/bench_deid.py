@@ -5,6 +5,7 @@ benchmark, so the panel is generated here: `linkhaven synth` data at the given s
 distributions: ~2 million students a year, ~55,000 children served by child welfare), turned into
 content tables with the ground truth as the linkage map (10 % of links marked probabilistic), and
 built into the panel by the real panel builder. That is step 1 (`panel`), measured for information.
+(`bench_pipeline.py` times `release create` on real zones after intake and linkage instead.)
 
 Step 2 (`release`) is what the target is about, in a fresh child process: a real workspace, then
 `create_release_from_panel` with the Ontario spec's `analyst_panel` section: risk before, the
