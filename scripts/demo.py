@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo"
@@ -129,9 +130,12 @@ def main() -> None:
     print(f"  keys (outside the workspace): {KEYS.relative_to(ROOT)}/")
     print(f"  workspace (encrypted zones):  {WORKSPACE.relative_to(ROOT)}/")
     print(f"  public notice:                {REPORTS.relative_to(ROOT)}/notice.md, notice.html")
-    print(f"  linkage report:               {summary['stages']['link'].get('report_html', '')}")  # type: ignore[index, union-attr]
+    stages: dict[str, Any] = summary["stages"]  # type: ignore[assignment]
+    print(f"  linkage report:               {Path(stages['link']['report_html']).relative_to(ROOT)}")
     print(f"  release for analysts:         {analyst_copy.relative_to(ROOT)} (the analyst's audited copy)")
-    print(f"  publication and reports:      {summary['stages']['publish'].get('folder', '')}")  # type: ignore[index, union-attr]
+    publication = Path(stages["publish"]["folder"]).relative_to(ROOT)
+    print(f"  publication (tables, audit):  {publication}/")
+    print(f"  reports:                      {publication}/report.html, report-young-readers.html")
     print(f"  review pack for the IPC:      {(DEMO / 'oversight-pack').relative_to(ROOT)}/index.html")
     print(f"  figures of every stage:       {(DEMO / 'summary.json').relative_to(ROOT)}")
     print("Replay any step, e.g.: LINKHAVEN_USER=privacy_officer .venv/bin/linkhaven -w demo/workspace audit show")
