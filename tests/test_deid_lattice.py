@@ -174,3 +174,23 @@ def test_keyed_pseudonyms_depend_on_the_release_key() -> None:
     one = pseudonyms(persons, "keyed", b"a" * 32)
     assert one == pseudonyms(persons, "keyed", b"a" * 32)
     assert not set(one) & set(pseudonyms(persons, "keyed", b"b" * 32))
+
+
+def test_a_heavier_weight_keeps_its_column_finer_and_the_search_stays_optimal() -> None:
+    table = panel(2, 400)
+    plain, _ = run(table, section("public"))
+    columns = [h.column for h in plain.hierarchies]
+    target = next(c for c, level in zip(columns, plain.chosen.levels, strict=True) if level > 0)
+    index = columns.index(target)
+    qis = section("public").model_dump(mode="json", exclude_none=True)["quasi_identifiers"]
+    weighted = [dict(q, weight=50) if q["column"] == target else q for q in qis]
+    heavy, con = run(table, section("public", quasi_identifiers=weighted))
+    assert heavy.chosen.levels[index] < plain.chosen.levels[index]
+    # Still the least weighted loss among all acceptable nodes (exhaustive check).
+    lattice = _lattice(con, heavy)
+    losses = [
+        node.loss
+        for levels in itertools.product(*[range(h.levels) for h in heavy.hierarchies])
+        if (node := lattice.evaluate(tuple(levels))).acceptable
+    ]
+    assert min(losses) == pytest.approx(heavy.chosen.loss)

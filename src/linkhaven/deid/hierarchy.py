@@ -43,6 +43,8 @@ class Hierarchy:
     labels: tuple[tuple[str | None, ...], ...]
     up: tuple[IntArray, ...]
     loss: tuple[FloatArray, ...]
+    weight: float = 1.0
+    """What generalising this column costs against the others (ARX's attribute weights)."""
 
     @property
     def levels(self) -> int:
@@ -203,6 +205,7 @@ def compile_hierarchy(
         labels=tuple(labels),
         up=tuple(up),
         loss=tuple(loss),
+        weight=qi.weight,
     )
 
 

@@ -13,7 +13,8 @@ A node is acceptable when the suppressed rows stay within the suppression limit 
 within every group of each protected column. IPC Step 8 order: if the ungeneralised data are
 acceptable (at most the limit suppressed), suppression alone is used. Otherwise the search looks
 for the acceptable node of least information loss (ARX's "Loss": per cell, the share of the
-column's distinct values merged into its group; a suppressed row loses everything).
+column's distinct values merged into its group, weighted by the column's weight in the spec as in
+ARX's attribute weights; a suppressed row loses everything).
 
 The search is exact branch and bound. The loss of a node is at least its generalisation-only
 loss, which is a sum of per-column terms known in advance and grows with every generalisation,
@@ -106,7 +107,8 @@ class Lattice:
         self.l_required = l_required
         self.limit = suppression_limit
         self.protect = list(protect)
-        self.q = sum(1 for h in hierarchies if not h.fixed)
+        self.q = sum(h.weight for h in hierarchies if not h.fixed)
+        """A row's whole loss: the weights of the columns that can be generalised."""
         self.total = histogram.rows
         # Main rows first, then each sensitive column's rows: one pass groups them all consistently.
         segments = [histogram.codes] + [codes for codes, _ in histogram.sensitive.values()]
@@ -116,7 +118,7 @@ class Lattice:
         for codes, _ in histogram.sensitive.values():
             bounds.append(bounds[-1] + len(codes[0]))
         self.bounds = bounds
-        self.mean_loss = [np.array([h.mean_loss(level) for level in range(h.levels)]) for h in hierarchies]
+        self.mean_loss = [h.weight * np.array([h.mean_loss(level) for level in range(h.levels)]) for h in hierarchies]
         self.evaluations = 0
 
     # -- one node ---------------------------------------------------------------------------------
@@ -185,7 +187,7 @@ class Lattice:
             row_loss = np.zeros(self.main, dtype=np.float64)
             for i, h in enumerate(self.h):
                 if not h.fixed:
-                    row_loss += h.loss[levels[i]][self.hist.codes[i]]
+                    row_loss += h.weight * h.loss[levels[i]][self.hist.codes[i]]
             kept_loss = float((row_loss * counts * ~row_fail).sum())
             loss = (kept_loss + suppressed * self.q) / (self.total * self.q) if self.q else suppressed / self.total
         suppressed_codes = None

@@ -111,6 +111,9 @@ class QuasiIdentifier(_Model):
     """The spec code list of the column's codes, needed by `attribute` levels and for the dictionary."""
     levels: tuple[Generalisation, ...] = ()
     fixed: bool = False
+    weight: Annotated[float, pydantic.Field(gt=0, le=100)] = 1.0
+    """What generalising this column costs against the others (ARX's attribute weights): a column the
+    analysis cannot do without weighs more, so the search gives way on the others first."""
     description: Text | None = None
 
     @model_validator(mode="after")
