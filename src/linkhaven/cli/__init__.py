@@ -3,6 +3,10 @@
 Each stage module under `linkhaven.cli` exposes `register(app)`; this module only wires them
 together, owns the global options and turns `LinkhavenError` into a one-line message and an exit
 code (2 spec error, 3 permission refused, 4 gate refused, 1 anything else) instead of a traceback.
+
+Stage modules import their library (and with it SciPy, pandas, DuckDB) inside each command, not at
+the top: every invocation loads every stage module, and a clerical reviewer or a steward running
+one quick command should not wait for all of them.
 """
 
 from __future__ import annotations

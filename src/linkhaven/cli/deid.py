@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from linkhaven import deid as lib
 from linkhaven.cli._common import JSON_OPTION, console, emit_json, emit_table, open_workspace
 from linkhaven.errors import LinkhavenError
+
+if TYPE_CHECKING:
+    from linkhaven import deid as lib
 
 release_app = typer.Typer(help="Build, approve, grant, revoke and read de-identified releases.", no_args_is_help=True)
 
@@ -47,6 +50,8 @@ def create(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Build a release from the zones and the linkage map (deidentifier); it stays unusable until approved."""
+    from linkhaven import deid as lib
+
     ws = open_workspace(ctx)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=True, disable=json_out) as progress:  # fmt: skip
@@ -62,6 +67,8 @@ def create(
 @release_app.command("list")
 def list_(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """List releases (an analyst sees only the approved releases granted to them)."""
+    from linkhaven import deid as lib
+
     rows = [r.as_dict() for r in lib.list_releases(open_workspace(ctx))]
     emit_json(rows) if json_out else emit_table("Releases", rows, _COLUMNS)
 
@@ -69,6 +76,8 @@ def list_(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
 @release_app.command("show")
 def show(ctx: typer.Context, release_id: str = typer.Argument(...), json_out: bool = JSON_OPTION) -> None:
     """Status, files, quasi-identifier and sensitive columns, threshold and risk of one release."""
+    from linkhaven import deid as lib
+
     info = lib.show_release(open_workspace(ctx), release_id)
     if json_out:
         emit_json(info.as_dict())
@@ -84,6 +93,8 @@ def approve(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Approve a release (privacy officer): integrity, risk recomputed from the file, agreement in force."""
+    from linkhaven import deid as lib
+
     info = lib.approve_release(open_workspace(ctx), release_id, _date(on, "--date"))
     _print(info, json_out, f"Release {release_id} approved (agreement {info.agreement_id or '-'}).")
 
@@ -96,6 +107,8 @@ def grant(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Let an analyst read an approved release (privacy officer)."""
+    from linkhaven import deid as lib
+
     info = lib.grant_release(open_workspace(ctx), release_id, user)
     _print(info, json_out, f"Release {release_id} granted to {user}.")
 
@@ -108,6 +121,8 @@ def revoke(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Withdraw a release (privacy officer): nobody can read it any more."""
+    from linkhaven import deid as lib
+
     info = lib.revoke_release(open_workspace(ctx), release_id, reason)
     _print(info, json_out, f"Release {release_id} revoked.")
 
@@ -120,6 +135,8 @@ def read(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Write a plain Parquet copy of a granted, approved release (analyst); the read is audited."""
+    from linkhaven import deid as lib
+
     receipt = lib.read_release(open_workspace(ctx), release_id, out)
     if json_out:
         emit_json(receipt.as_dict())
@@ -140,6 +157,8 @@ def disclose(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Record a disclosure (privacy officer); refused unless recipient, basis and agreement all allow it."""
+    from linkhaven import deid as lib
+
     record = lib.disclose(open_workspace(ctx), recipient, basis, data_class, description,
                           on=_date(on, "--date"), release_id=release, rows=rows)  # fmt: skip
     if json_out:
@@ -151,5 +170,7 @@ def disclose(
 
 def disclosures(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """List the disclosure register (privacy officer)."""
+    from linkhaven import deid as lib
+
     rows = [d.as_dict() for d in lib.list_disclosures(open_workspace(ctx))]
     emit_json(rows) if json_out else emit_table("Disclosures", rows)

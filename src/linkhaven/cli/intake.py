@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from linkhaven import intake as lib
 from linkhaven.cli._common import JSON_OPTION, console, emit_json, emit_table, open_workspace, parse_date
 from linkhaven.errors import LinkhavenError
+
+if TYPE_CHECKING:
+    pass
 from linkhaven.governance.permissions import Action
 
 agreement_app = typer.Typer(help="Register and list data-sharing agreements.", no_args_is_help=True)
@@ -33,6 +36,8 @@ def notice_publish(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Record the notice rendered from the workspace's spec as a published version (privacy officer)."""
+    from linkhaven import intake as lib
+
     ws = open_workspace(ctx)
     day = parse_date(published_on, "--date") if published_on else date.today()
     version = lib.publish_notice(ws, day)
@@ -44,6 +49,8 @@ def notice_publish(
 
 def notice_list(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """List the notice versions and their publication dates."""
+    from linkhaven import intake as lib
+
     ws = open_workspace(ctx)
     with ws.act(Action.NOTICE_LIST), ws.engine.connect() as conn:
         rows = [n.__dict__ for n in lib.list_notices(conn)]
@@ -65,6 +72,8 @@ def agreement_add(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Register a data-sharing agreement (privacy officer)."""
+    from linkhaven import intake as lib
+
     ws = open_workspace(ctx)
     agreement = lib.add_agreement(
         ws, name, kind, party, source, data_class, parse_date(valid_from, "--from"), parse_date(valid_to, "--to")
@@ -78,6 +87,8 @@ def agreement_add(
 @agreement_app.command("list")
 def agreement_list(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """List registered agreements."""
+    from linkhaven import intake as lib
+
     ws = open_workspace(ctx)
     with ws.act(Action.AGREEMENT_LIST), ws.engine.connect() as conn:
         rows = [a.__dict__ for a in lib.list_agreements(conn)]
@@ -92,6 +103,8 @@ def intake(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Take in a delivery (`intake --source NAME FILE`), or list deliveries (`intake status`)."""
+    from linkhaven import intake as lib
+
     ws = open_workspace(ctx)
     if target == "status" and source is None:
         rows = [d.as_dict() for d in lib.delivery_status(ws)]
@@ -130,6 +143,8 @@ def quarantine_list(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Quarantined rows by reason and field, with line numbers (no values)."""
+    from linkhaven import intake as lib
+
     rows = lib.quarantine_summary(open_workspace(ctx), delivery)
     emit_json(rows) if json_out else emit_table("Quarantine", rows)
 
@@ -141,5 +156,7 @@ def quarantine_export(
     out: Path = typer.Option(..., "--out", help="New CSV file to write, outside the workspace."),
 ) -> None:
     """Export a delivery's quarantined rows WITH their values, so they can be fixed at the source (audited)."""
+    from linkhaven import intake as lib
+
     count = lib.export_quarantine(open_workspace(ctx), delivery, out)
     typer.echo(f"{count} quarantined rows written to {out}. It holds personal information: handle it accordingly.")

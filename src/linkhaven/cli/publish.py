@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from linkhaven import publish as lib
 from linkhaven.cli._common import JSON_OPTION, emit_json, emit_table, open_workspace
 from linkhaven.errors import LinkhavenError
+
+if TYPE_CHECKING:
+    pass
 
 publish_app = typer.Typer(
     help="Publish the spec's indicators from an approved release (suppressed, audited, ledgered).",
@@ -29,6 +32,8 @@ def publish(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """`publish --release ID` writes tables, the audit and both reports under <workspace>/publications/<ID>/."""
+    from linkhaven import publish as lib
+
     if ctx.invoked_subcommand is not None:
         return
     if release is None:
@@ -50,6 +55,8 @@ def publish(
 @publish_app.command("list")
 def list_(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """List publications with their folders."""
+    from linkhaven import publish as lib
+
     rows = lib.list_publications(open_workspace(ctx))
     if json_out:
         emit_json(rows)
@@ -64,6 +71,8 @@ def verify(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Rerun the attacker audit from the published files alone, as any reader can; exit 1 if it fails."""
+    from linkhaven import publish as lib
+
     if not (folder / "tables").is_dir():
         raise LinkhavenError(f"{folder} is not a publication folder (no tables/).")
     result = lib.reaudit(folder, earlier)

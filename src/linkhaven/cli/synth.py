@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from linkhaven.synth import ErrorRates, SynthSummary, generate, load_rates
+if TYPE_CHECKING:
+    from linkhaven.synth import SynthSummary
 
 console = Console()
 
@@ -35,6 +37,8 @@ def synth(
 ) -> None:
     """Write what the three institutions would send (cpin.csv, onsis.csv, eqao.csv), the ground
     truth (truth.csv, persons.csv) and synth.json, from a seeded synthetic population."""
+    from linkhaven.synth import ErrorRates, generate, load_rates
+
     rates = load_rates(rates_file) if rates_file is not None else ErrorRates()
     if quiet or as_json:
         summary = generate(out, scale, seed, inject_faults=inject_faults, rates=rates)
@@ -68,8 +72,9 @@ def _print_summary(summary: SynthSummary) -> None:
         table.add_row(name, f"{rows:,}", str(summary.faults.get(name, "")))
     console.print(table)
     by_source = ", ".join(f"{k} {v:,}" for k, v in summary.persons_by_source.items())
-    console.print(f"Written to {summary.out_dir}: {summary.persons:,} true persons ({by_source}); "
-                  f"{summary.seconds:.1f} s.")
+    console.print(
+        f"Written to {summary.out_dir}: {summary.persons:,} true persons ({by_source}); {summary.seconds:.1f} s."
+    )
 
 
 def register(app: typer.Typer) -> None:
