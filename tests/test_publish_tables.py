@@ -272,3 +272,34 @@ def test_property_random_panels_publish_no_small_count_and_rates_follow_counts(
                 expected = 100 * float(group["meeting"]["value"]) / float(group["students"]["value"])
                 assert float(rate["value"]) == pytest.approx(expected, abs=0.05)
     assert reaudit(folder).passed
+
+
+def test_the_young_readers_report_is_about_the_narrowest_reported_group_holding_in_care(spec: ProjectSpec) -> None:
+    from linkhaven.publish.reports import _focus
+
+    indicators = spec.indicators
+    assert indicators is not None
+    assert _focus(indicators, {"all", "in_care", "involved", "not_involved"}) == "in_care"
+    # A release that grouped the care statuses: the report speaks of "involved", not of a hidden group.
+    assert _focus(indicators, {"all", "involved", "not_involved"}) == "involved"
+
+
+def test_a_generalised_breakdown_tabulates_its_groups_and_claims_no_zero_for_a_listed_code(
+    spec: ProjectSpec, panel: pa.Table
+) -> None:
+    from linkhaven.publish.indicators import compute
+
+    assert spec.indicators is not None
+    societies = sorted(spec.code_lists["society"])
+    # The release gave societies by region: a listed society absent from it may be inside a region.
+    regions = pa.array([None if s is None else f"region-{int(s[3:]) % 3}" for s in panel.column("society").to_pylist()])
+    grouped = panel.set_column(panel.schema.get_field_index("society"), "society", regions)
+    codes = {c: list(v) for c, v in spec.code_lists.items()}
+    tabulated = {row.code for t in compute(grouped, spec.indicators, codes).tables if t.breakdown == "society"
+                 for row in t.rows}  # fmt: skip
+    assert not tabulated & set(societies)
+    assert {"region-0", "region-1", "region-2"} <= tabulated
+    # As collected, every listed society has its row, zero or not.
+    as_collected = {row.code for t in compute(panel, spec.indicators, codes).tables if t.breakdown == "society"
+                    for row in t.rows}  # fmt: skip
+    assert set(societies) <= as_collected

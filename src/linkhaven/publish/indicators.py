@@ -189,9 +189,11 @@ def compute(
         seen_codes = {row["c"] for row in result}
         if ALL in seen_codes or UNKNOWN in seen_codes:
             raise InputError(f"breakdown '{breakdown}' uses a code tables reserve ('{ALL}' or '{UNKNOWN}')")
-        # Codes outside the list (a generalised release's grouped codes) follow the listed ones.
+        # Codes outside the list are a generalised release's groups. Such a release cannot say that a
+        # listed code is absent (its rows are inside a group), so only the codes it holds are
+        # tabulated: zero rows for absent codes are claimed only of a column released as collected.
         unlisted = sorted(c for c in seen_codes if c is not None and c not in listed)
-        codes = [*listed, *unlisted]
+        codes = [*listed, *unlisted] if not unlisted else [*(c for c in listed if c in seen_codes), *unlisted]
         if None in seen_codes:
             codes = [*codes, UNKNOWN]
         leaf_values: dict[tuple[str, str, str], dict[str, Any]] = {}

@@ -39,6 +39,19 @@ class Bar:
     """None where the figure is hidden."""
 
 
+def _focus(indicators: IndicatorSet, present: set[str]) -> str:
+    """The status the young readers' report is about: in care, or the narrowest group holding it that
+    the tables report (a release may have generalised the care statuses to "involved")."""
+    status = indicators.status
+    focus = "in_care" if "in_care" in status.codes() else status.leaves[0]
+    while focus not in present:
+        parent = next((p for p, members in status.hierarchy.items() if focus in members), None)
+        if parent is None:
+            break
+        focus = parent
+    return focus
+
+
 def bar_chart(bars: Sequence[Bar], title: str, unit: str, large: bool = False, maximum: float | None = None) -> str:
     """A horizontal bar chart as an SVG string; hidden figures are labelled, never drawn."""
     font = 22 if large else 13
@@ -110,7 +123,6 @@ def write_reports(
     statuses = indicators.status.codes()
     sections: list[dict[str, Any]] = []
     young: list[dict[str, Any]] = []
-    focus = next((s for s in ("in_care",) if s in statuses), indicators.status.leaves[0])
     for measure in indicators.measures:
         tables = [t for t in protected.computed.tables if t.measure.id == measure.id]
         if not tables:
@@ -123,6 +135,7 @@ def write_reports(
             continue
         unit = "" if measure.kind == "count" else "%"
         by_key = {(r[period], r[status_col]): r for r in rows}
+        focus = _focus(indicators, {r[status_col] for r in rows})
         latest = years[-1]
         chart = bar_chart(
             [
