@@ -6,6 +6,7 @@ resident memory is the child's own `ru_maxrss`, read from `wait4`, not the bench
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -99,6 +100,15 @@ def run_measured(args: list[str], env: dict[str, str] | None = None) -> Measured
         raise SystemExit(f"benchmark step failed: linkhaven {' '.join(args)}\n{stderr[-2000:]}")
     shown = "linkhaven " + " ".join(a.replace(str(ROOT) + "/", "") for a in args)
     return Measured(shown, round(seconds, 1), round(usage.ru_maxrss * 1024 / 2**30, 2), stdout, round(others, 3))
+
+
+def write_result(name: str, result: dict[str, object]) -> Path:
+    """Write `benchmarks/results/NAME.json` and say where."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    target = RESULTS / f"{name}.json"
+    target.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {target.relative_to(ROOT)}")
+    return target
 
 
 def now() -> str:

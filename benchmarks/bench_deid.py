@@ -29,7 +29,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from _measure import RESULTS, ROOT, WORK, commit, machine, now
+from _measure import ROOT, WORK, commit, machine, now, write_result
 
 SPEC = ROOT / "projects" / "ontario-children-in-care.yaml"
 LIMIT_SECONDS = 300
@@ -198,9 +198,7 @@ def main() -> None:
         "approve_step": {**approve, "wall_seconds": round(approve_wall, 1)},
         "machine": machine(),
     }  # fmt: skip
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"deid-scale{args.scale:g}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(f"deid-scale{args.scale:g}", result)
     print(json.dumps(result, indent=2))
 
 

@@ -15,7 +15,7 @@ import argparse
 import json
 import shutil
 
-from _measure import RESULTS, ROOT, WORK, commit, machine, now, run_measured
+from _measure import ROOT, WORK, commit, machine, now, run_measured, write_result
 
 SPEC = ROOT / "projects" / "ontario-children-in-care.yaml"
 LIMITS = {"wall_seconds": 240, "peak_rss_gib": 6.0}
@@ -69,10 +69,7 @@ def main() -> None:
         and onsis["peak_rss_gib"] <= LIMITS["peak_rss_gib"],
         "machine": machine(),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"intake-scale{args.scale}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out.relative_to(ROOT)}")
+    write_result(f"intake-scale{args.scale}", result)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -25,7 +25,7 @@ import shutil
 import sys
 from typing import Any
 
-from _measure import RESULTS, ROOT, WORK, commit, machine, now, run_measured
+from _measure import ROOT, WORK, commit, machine, now, run_measured, write_result
 from bench_link import setup
 
 RELEASE = {"wall_seconds": 300, "peak_rss_gib": 8.0}
@@ -87,10 +87,7 @@ def main() -> int:
                         "audit": {k: v for k, v in publication["audit"].items() if k != "method"}},  # fmt: skip
         "machine": machine(),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"pipeline-scale{args.scale}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out.relative_to(ROOT)}")
+    write_result(f"pipeline-scale{args.scale}", result)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0 if result["within_limits"] else 1

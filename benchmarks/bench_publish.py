@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from _measure import RESULTS, ROOT, WORK, busy_cpu_seconds, commit, machine, now
+from _measure import ROOT, WORK, busy_cpu_seconds, commit, machine, now, write_result
 
 LIMITS = {"wall_seconds": 180}
 
@@ -117,14 +117,11 @@ def main() -> int:
         "audit": {k: v for k, v in summary["audit"].items() if k != "method"},
         "machine": machine(),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    target = RESULTS / f"publish-scale{args.scale:g}.json"
-    target.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_result(f"publish-scale{args.scale:g}", result)
     if not args.keep:
         shutil.rmtree(out, ignore_errors=True)
         panel_path.unlink(missing_ok=True)
     print(json.dumps({k: result[k] for k in ("wall_seconds", "peak_rss_gib", "within_limits", "cells")}, indent=2))
-    print(f"written {target.relative_to(ROOT)}")
     return 0 if result["within_limits"] else 1
 
 

@@ -16,7 +16,7 @@ import json
 import shutil
 import sys
 
-from _measure import RESULTS, ROOT, WORK, commit, machine, now, run_measured
+from _measure import WORK, commit, machine, now, run_measured, write_result
 
 LIMITS = {"wall_seconds": 300, "peak_rss_gib": 8.0}
 
@@ -50,13 +50,10 @@ def main() -> int:
         "file_bytes": {p.name: p.stat().st_size for p in sorted(out.iterdir())},
         "machine": machine(),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    target = RESULTS / f"synth-scale{args.scale:g}.json"
-    target.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_result(f"synth-scale{args.scale:g}", result)
     if not args.keep:
         shutil.rmtree(out, ignore_errors=True)
     print(json.dumps({k: result[k] for k in ("wall_seconds", "peak_rss_gib", "within_limits", "rows")}, indent=2))
-    print(f"written {target.relative_to(ROOT)}")
     return 0 if result["within_limits"] else 1
 
 
