@@ -433,3 +433,18 @@ def test_spec_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_malformed_documents_are_spec_errors_not_crashes(tmp_path: Path, text: str) -> None:
     with pytest.raises(SpecError, match="problem"):
         load_spec(write(tmp_path, text))
+
+
+def test_the_publication_base_release_holds_every_column_the_indicators_read() -> None:
+    spec = load_spec(ONTARIO)
+    section = spec.releases["publication_base"]
+    released = {q.column for q in section.quasi_identifiers} | set(section.sensitive) | set(section.columns)
+    indicators = spec.indicators
+    assert indicators is not None
+    read = {indicators.period, indicators.status.column} | {b.column for b in indicators.breakdowns.values()}
+    for measure in indicators.measures:
+        read |= {c.column for c in measure.where} | ({measure.column} if measure.column else set())
+    assert read <= released, sorted(read - released)
+    # Care status is the comparison itself: weighted so that the search gives way on the others first.
+    care = next(q for q in section.quasi_identifiers if q.column == indicators.status.column)
+    assert care.weight > max(q.weight for q in section.quasi_identifiers if q is not care)
