@@ -220,6 +220,10 @@ def _linkage_map(ws: Workspace, provenance: dict[str, Any]) -> Callable[[], pa.T
 
     def load() -> pa.Table:
         table = current_map(ws, MAP_COLUMNS)
+        # The run the map read belongs to (a run may have finished since the check above).
+        metadata = table.schema.metadata or {}
+        if b"run_id" in metadata and b"map_version" in metadata:
+            provenance["linkage"].update(run_id=metadata[b"run_id"].decode(), map_version=int(metadata[b"map_version"]))
         provenance["linkage"]["rows"] = table.num_rows
         return table
 
