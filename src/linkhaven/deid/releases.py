@@ -19,6 +19,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,6 @@ from linkhaven.governance.permissions import Action, Role
 from linkhaven.spec import ProjectSpec, load_spec, spec_hash
 from linkhaven.spec.releases import ReleaseModel, ReleaseSection
 from linkhaven.workspace.workspace import Act, Workspace, now
-from linkhaven.workspace.zones import Zone
 
 ZONE = "releases"
 ARTEFACTS_DIR = "releases"
@@ -230,16 +230,6 @@ def _linkage_map(ws: Workspace, provenance: dict[str, Any]) -> Callable[[], pa.T
     return load
 
 
-def _loader(zone: Zone, tables: list[str], columns: tuple[str, ...]) -> Callable[[], pa.Table]:
-    """Reads `columns` of the tables when called, so the panel builder decodes one input at a time."""
-
-    def load() -> pa.Table:
-        read = [zone.read(t, columns) for t in tables]
-        return pa.concat_tables(read, promote_options="permissive") if len(read) > 1 else read[0]
-
-    return load
-
-
 def read_inputs(
     ws: Workspace, spec: ProjectSpec, linkage_map: pa.Table | None = None
 ) -> tuple[PanelInputs, dict[str, Any]]:
@@ -263,10 +253,11 @@ def read_inputs(
                 raise WorkspaceError("No OnSIS delivery is loaded; the panel has no rows. Take one in first.")
             content[role] = None
             continue
-        content[role] = _loader(ws.zone("content"), [d.content_table for d in found], columns[role])
+        # Loaders: the panel builder decodes one input at a time, only the columns it reads.
+        content[role] = partial(ws.zone("content").read_many, [d.content_table for d in found], columns[role])
         provenance["tables"][source] = [d.content_table for d in found]
         if role == "enrolment":
-            identity = _loader(ws.zone("identity"), [d.identity_table for d in found], IDENTITY_COLUMNS)
+            identity = partial(ws.zone("identity").read_many, [d.identity_table for d in found], IDENTITY_COLUMNS)
     mapping: TableSource
     if linkage_map is None:
         mapping = _linkage_map(ws, provenance)

@@ -34,7 +34,6 @@ from linkhaven.link.config import LinkConfig
 from linkhaven.link.engine import Decision, EngineResult, ReviewCandidate, SourceInput, link
 from linkhaven.link.registry import link_review_pairs, linkage_map_versions, linkage_models, linkage_runs
 from linkhaven.workspace.workspace import Act, Workspace, now
-from linkhaven.workspace.zones import Zone
 
 REPORT_DIR = ("reports", "linkage")
 METHOD = (
@@ -80,14 +79,6 @@ class LinkRun:
 # -- reading the workspace ----------------------------------------------------------------------------
 
 
-def _concat(tables: list[pa.Table]) -> pa.Table:
-    return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
-
-
-def _read_all(zone: Zone, tables: list[str]) -> pa.Table:
-    return _concat([zone.read(t) for t in tables])
-
-
 def read_inputs(ws: Workspace, sources: list[str]) -> tuple[dict[str, SourceInput], dict[str, list[str]]]:
     """The identity and content tables of the current deliveries of each source."""
     from linkhaven.intake import current_deliveries
@@ -103,8 +94,8 @@ def read_inputs(ws: Workspace, sources: list[str]) -> tuple[dict[str, SourceInpu
         # Loaders, not tables: the engine reads one table at a time and lets go of it.
         inputs[source] = SourceInput(
             source,
-            partial(_read_all, identity_zone, [d.identity_table for d in found]),
-            partial(_read_all, content_zone, [d.content_table for d in found]),
+            partial(identity_zone.read_many, [d.identity_table for d in found]),
+            partial(content_zone.read_many, [d.content_table for d in found]),
         )
     return inputs, used
 
