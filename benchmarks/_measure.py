@@ -11,6 +11,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,24 +83,46 @@ class Measured:
         }
 
 
-def run_measured(args: list[str], env: dict[str, str] | None = None) -> Measured:
-    """Run `python -m linkhaven ARGS` as a child; its own wall time and peak RSS."""
-    command = [sys.executable, "-m", "linkhaven", *args]
+class ChildFailed(SystemExit):
+    """A measured child exited non-zero; `stdout` keeps what it printed before failing."""
+
+    def __init__(self, shown: str, stderr: str, stdout: str) -> None:
+        super().__init__(f"benchmark step failed: {shown}\n{stderr[-2000:]}")
+        self.stdout = stdout
+
+
+def run_child(command: list[str], shown: str, env: dict[str, str] | None = None) -> Measured:
+    """Run `command` as a child; its own wall time and peak RSS (`wait4`). Output goes to temporary
+    files, not pipes, so a child that prints much cannot block while we wait for it."""
     busy_before = busy_cpu_seconds()
     started = time.perf_counter()
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, **(env or {})}
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, text=True, cwd=ROOT,
+                                   env={**os.environ, **(env or {})})  # fmt: skip
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise ChildFailed(shown, stderr, stdout)
     own_cpu = usage.ru_utime + usage.ru_stime
     others = max(0.0, (busy_cpu_seconds() - busy_before - own_cpu) / (seconds * (os.cpu_count() or 1)))
-    stdout = process.stdout.read() if process.stdout else ""
-    stderr = process.stderr.read() if process.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"benchmark step failed: linkhaven {' '.join(args)}\n{stderr[-2000:]}")
-    shown = "linkhaven " + " ".join(a.replace(str(ROOT) + "/", "") for a in args)
     return Measured(shown, round(seconds, 1), round(usage.ru_maxrss * 1024 / 2**30, 2), stdout, round(others, 3))
+
+
+def _shown(words: list[str]) -> str:
+    return " ".join(w.replace(str(ROOT) + "/", "") for w in words)
+
+
+def run_measured(args: list[str], env: dict[str, str] | None = None) -> Measured:
+    """`python -m linkhaven ARGS`, measured: the command a user would run."""
+    return run_child([sys.executable, "-m", "linkhaven", *args], "linkhaven " + _shown(args), env)
+
+
+def run_script(args: list[str], env: dict[str, str] | None = None) -> Measured:
+    """`python ARGS` (a benchmark's own child step), measured."""
+    return run_child([sys.executable, *args], "python " + _shown(args), env)
 
 
 def write_result(name: str, result: dict[str, object]) -> Path:

@@ -25,16 +25,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from _measure import RESULTS, ROOT, WORK, busy_cpu_seconds, commit, machine, now, run_measured
+from _measure import RESULTS, ROOT, WORK, ChildFailed, commit, machine, now, run_measured, run_script
 
 SPEC = ROOT / "projects" / "ontario-children-in-care.yaml"
 LIMITS = {"wall_seconds": 300, "peak_rss_gib": 8.0}
@@ -75,38 +72,6 @@ def setup(work: Path, scale: str, reuse: bool) -> tuple[Path, Path, Path, dict[s
         print(source, steps[f"intake_{source}"], flush=True)
     done.write_text(json.dumps(steps))
     return extracts, workspace, keys, steps
-
-
-class BaselineFailed(Exception):
-    """The baseline child exited non-zero; `stdout` holds the figures it printed before failing."""
-
-    def __init__(self, stderr: str, stdout: str) -> None:
-        super().__init__(stderr)
-        self.stdout = stdout
-
-
-def run_child_measured(args: list[str], env: dict[str, str]) -> tuple[dict[str, Any], str]:
-    """Like `_measure.run_measured`, for a Python script rather than the CLI."""
-    busy_before = busy_cpu_seconds()
-    started = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        process = subprocess.Popen([sys.executable, *args], stdout=out, stderr=err, text=True, cwd=ROOT,
-                                   env={**os.environ, **env})  # fmt: skip
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise BaselineFailed(stderr[-3000:], stdout)
-    own = usage.ru_utime + usage.ru_stime
-    others = max(0.0, (busy_cpu_seconds() - busy_before - own) / (seconds * (os.cpu_count() or 1)))
-    return {
-        "command": "python " + " ".join(a.replace(str(ROOT) + "/", "") for a in args),
-        "wall_seconds": round(seconds, 1),
-        "peak_rss_gib": round(usage.ru_maxrss * 1024 / 2**30, 2),
-        "other_processes_cpu_share": round(others, 3),
-    }, stdout
 
 
 # -- the plain-Splink baseline (runs in a child process) ----------------------------------------------
@@ -290,18 +255,18 @@ def _pair_quality(con: Any, predictions: str, source: str, threshold: float) -> 
 def plain_splink(workspace: Path, keys: Path, truth: Path, ours: dict[str, Any], accept: float) -> dict[str, Any]:
     """Run the baseline child, measured; its figures beside linkhaven's F1 (or why it failed)."""
     try:
-        measured, out = run_child_measured(
+        measured = run_script(
             [str(Path(__file__).resolve()), "--baseline-child", str(workspace), str(truth), str(accept)],
             {"LINKHAVEN_KEYS": str(keys)},
         )
-    except BaselineFailed as failed:
+    except ChildFailed as failed:
         lines = failed.stdout.strip().splitlines()
         return {"failed": str(failed)[-1500:], **(json.loads(lines[-1]) if lines else {})}
-    plain = json.loads(out.strip().splitlines()[-1])
+    plain = json.loads(measured.stdout.strip().splitlines()[-1])
     return {
         "measured_at": now(),
         "commit": commit(),
-        **measured,
+        **measured.figures(),
         **plain,
         "f1": {p: v["f1"] for p, v in plain["pairs"].items()},
         "linkhaven_f1": {p: v["f1"] for p, v in ours.items()},

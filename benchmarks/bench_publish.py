@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from _measure import ROOT, WORK, busy_cpu_seconds, commit, machine, now, write_result
+from _measure import ROOT, WORK, commit, machine, now, run_script, write_result
 
 LIMITS = {"wall_seconds": 180}
 
@@ -81,20 +79,8 @@ def main() -> int:
     rows = panel.num_rows
     del panel
 
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", str(panel_path), str(out)]
-    busy_before = busy_cpu_seconds()
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    stdout = process.stdout.read() if process.stdout else ""
-    stderr = process.stderr.read() if process.stderr else ""
-    if status != 0:
-        sys.stderr.write(stderr)
-        return 1
-    own = usage.ru_utime + usage.ru_stime
-    other = max(0.0, busy_cpu_seconds() - busy_before - own) / ((os.cpu_count() or 1) * seconds)
-    summary = json.loads(stdout.strip().splitlines()[-1])
+    measured = run_script([str(Path(__file__).resolve()), "--child", str(panel_path), str(out)])
+    summary = json.loads(measured.stdout.strip().splitlines()[-1])
     result = {
         "benchmark": "publish",
         "measured_at": now(),
@@ -108,11 +94,11 @@ def main() -> int:
         "seed": args.seed,
         "panel_rows": rows,
         "panel_generation_seconds": round(panel_seconds, 1),
-        "wall_seconds": round(seconds, 1),
-        "peak_rss_gib": round(usage.ru_maxrss / 2**20, 2),
-        "other_processes_cpu_share": round(other, 2),
+        "wall_seconds": measured.seconds,
+        "peak_rss_gib": measured.peak_rss_gib,
+        "other_processes_cpu_share": measured.other_cpu_share,
         "limits": LIMITS,
-        "within_limits": seconds <= LIMITS["wall_seconds"],
+        "within_limits": measured.seconds <= LIMITS["wall_seconds"],
         **{k: summary[k] for k in ("tables", "cells", "suppression", "timings_seconds")},
         "audit": {k: v for k, v in summary["audit"].items() if k != "method"},
         "machine": machine(),
