@@ -84,10 +84,11 @@ class Zone:
         if not path.exists():
             raise WorkspaceError(f"Zone table {self.name}/{table} does not exist (destroyed, or never written).")
         plaintext = open_sealed(path.read_bytes(), self.key, f"{self.name}/{table}", f"zone file {path.name}")
+        parquet = pq.ParquetFile(pa.BufferReader(plaintext))
         if columns is None:
-            return pq.read_table(pa.BufferReader(plaintext))
-        present = set(pq.read_schema(pa.BufferReader(plaintext)).names)
-        return pq.read_table(pa.BufferReader(plaintext), columns=[c for c in columns if c in present])
+            return parquet.read()
+        present = set(parquet.schema_arrow.names)
+        return parquet.read(columns=[c for c in columns if c in present])
 
     def read_many(self, tables: Sequence[str], columns: Sequence[str] | None = None) -> pa.Table:
         """Several tables as one (a source's deliveries), each read as `read` does."""
