@@ -14,7 +14,8 @@ from linkhaven.spec import NoticeFormat, load_spec, render_notice
 
 ROOT = Path(__file__).resolve().parents[1]
 ONTARIO = ROOT / "projects" / "ontario-children-in-care.yaml"
-PUBLISHED = ROOT.parent / "shared" / "reference" / "public-notice.txt"
+# The notice Ontario published, copied from the unit's public page so the suite needs nothing outside the clone.
+PUBLISHED = ROOT / "tests" / "fixtures" / "ontario-public-notice.txt"
 
 # The published demographic bullet groups its items in prose ("... and other personal attributes,
 # such as ..."); the rendered one lists the same items generated from the fields.
