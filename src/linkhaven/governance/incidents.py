@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from linkhaven.errors import WorkspaceError
 from linkhaven.governance.permissions import Action
@@ -32,20 +32,27 @@ class IncidentChange:
 
 def open_incident(ws: Workspace, title: str, found_on: date, change: IncidentChange) -> str:
     with ws.act(Action.INCIDENT_MANAGE, obj="incident") as act, act.transaction() as conn:
-        count = conn.execute(select(func.count()).select_from(incidents)).scalar_one()
-        incident_id = f"I{count + 1:04d}"
-        conn.execute(
-            insert(incidents).values(
-                id=incident_id, title=title, status="open", found_on=found_on.isoformat(),
-                description=change.description or "", data_affected=json.dumps(change.data_affected or []),
-                people_affected=change.people_affected or 0, containment=change.containment or "",
-                individuals_notified_on=_day(change.individuals_notified_on),
-                ipc_notified_on=_day(change.ipc_notified_on), lessons=change.lessons or "",
-                opened_at=now(), opened_by=act.user, updated_at=now(), closed_at=None,
-            )
-        )  # fmt: skip
+        incident_id = record_incident(conn, title, found_on, change, act.user)
         act.object = f"incident:{incident_id}"
         act.detail.update(event="opened", people_affected=change.people_affected or 0)
+    return incident_id
+
+
+def record_incident(conn: Connection, title: str, found_on: date, change: IncidentChange, user: str) -> str:
+    """Add an open incident inside the caller's transaction; the caller audits it. Also used by intake,
+    which opens an incident itself when a delivery carries what no agreement covers."""
+    count = conn.execute(select(func.count()).select_from(incidents)).scalar_one()
+    incident_id = f"I{count + 1:04d}"
+    conn.execute(
+        insert(incidents).values(
+            id=incident_id, title=title, status="open", found_on=found_on.isoformat(),
+            description=change.description or "", data_affected=json.dumps(change.data_affected or []),
+            people_affected=change.people_affected or 0, containment=change.containment or "",
+            individuals_notified_on=_day(change.individuals_notified_on),
+            ipc_notified_on=_day(change.ipc_notified_on), lessons=change.lessons or "",
+            opened_at=now(), opened_by=user, updated_at=now(), closed_at=None,
+        )
+    )  # fmt: skip
     return incident_id
 
 

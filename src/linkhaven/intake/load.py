@@ -25,9 +25,12 @@ from sqlalchemy import Connection, func, select, update
 
 from linkhaven.errors import GateRefused, InputError, WorkspaceError
 from linkhaven.governance.assessments import check_assessments
+from linkhaven.governance.incidents import IncidentChange, record_incident
 from linkhaven.governance.permissions import Action
+from linkhaven.intake.deliveries import current_deliveries
 from linkhaven.intake.gates import check_gates
-from linkhaven.intake.reader import REPLACEMENT, FileFacts, inspect_file, read_delivery
+from linkhaven.intake.overcollection import SAMPLE_SIZE, Finding, find_overcollection
+from linkhaven.intake.reader import FileFacts, inspect_file, read_delivery
 from linkhaven.intake.register import deliveries
 from linkhaven.intake.rules import FieldRule, SourceRules, rules_for
 from linkhaven.sqlquote import lit, q
@@ -35,14 +38,6 @@ from linkhaven.workspace.workspace import Act, Workspace, now
 
 Progress = Callable[[str], None]
 
-REJECT_REASONS = {
-    "MISSING COLUMNS": "truncated_line",
-    "TOO MANY COLUMNS": "too_many_columns",
-    "INVALID ENCODING": "invalid_encoding",
-    "INVALID UNICODE": "invalid_encoding",
-    "UNQUOTED VALUE": "bad_quoting",
-    "LINE SIZE OVER MAXIMUM": "line_too_long",
-}
 IDENTITY_CLASS = "personal"
 DUCKDB_MEMORY = "3GB"
 
@@ -108,10 +103,12 @@ def take_in(
         say("hashing and checking encoding")
         facts = inspect_file(path, declared_encoding)
         with ws.engine.connect() as conn:
-            _check_not_duplicate(conn, facts.sha256)
+            _check_not_duplicate(conn, facts.sha256, path.name)
             if supersedes is not None:
                 _check_supersedable(conn, supersedes, rules.source)
-        with ws.exclusive() as scratch:
+        with ws.exclusive(on_wait=lambda: say("waiting for another intake or writer to finish")) as scratch:
+            with ws.engine.connect() as conn:  # again: an identical intake may have finished while we waited
+                _check_not_duplicate(conn, facts.sha256, path.name)
             return _load(
                 act, rules, path, facts, delimiter, quote, notice.version, agreement.id, supersedes, say, scratch
             )
@@ -136,26 +133,39 @@ def _load(
         con.execute(f"SET temp_directory = {lit(str(scratch))}")
         con.execute(f"SET memory_limit = {lit(DUCKDB_MEMORY)}")
         con.execute("SET preserve_insertion_order = true")
-        say("reading")
+        say("reading and checking every record")
         raw = read_delivery(con, path, facts, delimiter, quote, scratch)
-        present, dropped = _minimise(raw.columns, rules, path.name)
+        if raw.canonical_sha256 is not None:
+            with act.workspace.engine.connect() as conn:
+                _check_not_duplicate(conn, raw.canonical_sha256, path.name)
+        forbidden, dropped = _unagreed_columns(raw.columns, rules)
+        findings = find_overcollection(forbidden, dropped, _samples(con, dropped))
+        if findings:
+            _refuse_overcollection(act, rules.source, path.name, raw.rows_read, findings)
+        present = _minimise(raw.columns, rules, path.name)
+        _earlier_record_ids(act.workspace, con, rules, supersedes)
         say("checking rows")
-        checked = _check_rows(con, rules, present, facts.encoding)
+        checked = _check_rows(con, rules, present)
+        _refuse_if_all_loaded(con, path.name)
         say("splitting, encrypting and storing")
         return _store(
-            act, con, rules, present, checked, raw.rows_read, dropped, facts, notice_version, agreement_id,
-            path.name, supersedes, scratch,
+            act, con, rules, present, checked, raw.rows_read, dropped, facts, raw.canonical_sha256,
+            notice_version, agreement_id, path.name, supersedes, scratch,
         )  # fmt: skip
     finally:
         con.close()
 
 
-def _check_not_duplicate(conn: Connection, sha256: str) -> None:
-    existing = conn.execute(select(deliveries.c.id).where(deliveries.c.file_sha256 == sha256)).scalar_one_or_none()
+def _check_not_duplicate(conn: Connection, sha256: str, file_name: str) -> None:
+    """The same delivery twice, by its bytes or by its content (other line endings, encoding, padding)."""
+    existing = conn.execute(
+        select(deliveries.c.id).where((deliveries.c.file_sha256 == sha256) | (deliveries.c.content_sha256 == sha256))
+    ).scalar()
     if existing is not None:
         raise GateRefused(
-            f"This file (same content hash) was already taken in as delivery {existing}; nothing was stored. "
-            "A corrected re-delivery is a different file: take it in with --supersedes."
+            f"{file_name} was already taken in as delivery {existing} (the same content, whatever its line endings "
+            "or encoding); nothing was stored. A corrected re-delivery differs in content: take it in with "
+            f"--supersedes {existing}."
         )
 
 
@@ -170,23 +180,60 @@ def _check_supersedable(conn: Connection, delivery_id: str, source: str) -> None
         )
 
 
-def _minimise(columns: list[str], rules: SourceRules, file_name: str) -> tuple[dict[str, FieldRule], list[str]]:
-    """Map the file's columns to declared fields; refuse forbidden or missing ones; list the rest."""
+def _unagreed_columns(columns: list[str], rules: SourceRules) -> tuple[list[str], list[str]]:
+    """The file's columns the spec forbids, and those it does not declare (to be dropped), in file order."""
     declared = rules.by_column()
     forbidden = {c.strip().lower() for c in rules.forbidden_columns}
-    found_forbidden = sorted(c for c in columns if c.strip().lower() in forbidden)
-    if found_forbidden:
-        raise InputError(
-            f"{file_name} contains column(s) the spec forbids this source to send ({', '.join(found_forbidden)}); "
-            "the whole file is refused and nothing was stored. Ask the source to re-extract without them."
-        )
+    found_forbidden = [c for c in columns if c.strip().lower() in forbidden]
+    undeclared = [c for c in columns if c.strip().lower() not in declared and c not in found_forbidden]
+    return found_forbidden, undeclared
+
+
+def _samples(con: duckdb.DuckDBPyConnection, columns: list[str]) -> dict[str, list[str]]:
+    """The first non-empty values of each column, to judge what it holds; never shown to anyone."""
+    return {
+        c: [r[0] for r in con.execute(f"SELECT {q(c)} FROM raw WHERE NULLIF(trim({q(c)}), '') IS NOT NULL LIMIT "
+                                      f"{SAMPLE_SIZE}").fetchall()]
+        for c in columns
+    }  # fmt: skip
+
+
+def _refuse_overcollection(act: Act, source: str, file_name: str, records: int, findings: list[Finding]) -> None:
+    """Receiving what no agreement covers is an incident: record it (columns and reasons, never values), refuse."""
+    ws = act.workspace
+    columns = ", ".join(str(f) for f in findings)
+    change = IncidentChange(
+        description=(
+            f"A {source} delivery ({file_name}, {records:,} records) carried column(s) that no agreement covers: "
+            f"{columns}. Intake refused the file before anything from it was stored."
+        ),
+        containment="Delivery refused at intake; nothing stored. Ask the source to confirm its copy of the "
+        "extract is destroyed and to re-extract without these columns.",
+        data_affected=[f.column for f in findings],
+    )
+    with ws.engine.begin() as conn:
+        incident = record_incident(conn, f"Over-collection refused at intake ({source})", date.today(), change,
+                                   act.user)  # fmt: skip
+        ws.audit.append(
+            "linkhaven", "system", Action.INCIDENT_MANAGE, f"incident:{incident}", "ok",
+            {"event": "opened", "reason": "over_collection", "columns": len(findings)}, connection=conn,
+        )  # fmt: skip
+    ws.audit.sync_head()
+    act.detail["incident"] = incident
+    raise InputError(
+        f"{file_name} carries column(s) that no agreement covers: {columns}. The whole file is refused and nothing "
+        f"was stored; incident {incident} was opened in the incident register for the privacy officer. Ask the "
+        "source to re-extract without them."
+    )
+
+
+def _minimise(columns: list[str], rules: SourceRules, file_name: str) -> dict[str, FieldRule]:
+    """Map the file's declared columns to their fields (the rest is dropped); refuse a file missing one."""
+    declared = rules.by_column()
     present: dict[str, FieldRule] = {}
-    dropped: list[str] = []
     for column in columns:
         rule = declared.get(column.strip().lower())
-        if rule is None:
-            dropped.append(column)
-        else:
+        if rule is not None:
             present[column] = FieldRule(**{**asdict(rule), "column": column})
     # Institutions deliver a fixed layout: every declared column must be there, even if its values may be empty.
     found = {p.name for p in present.values()}
@@ -196,7 +243,33 @@ def _minimise(columns: list[str], rules: SourceRules, file_name: str) -> tuple[d
             f"{file_name} lacks the declared column(s) {', '.join(missing)}; "
             "the whole file is refused and nothing was stored."
         )
-    return present, dropped
+    return present
+
+
+def _earlier_record_ids(
+    ws: Workspace, con: duckdb.DuckDBPyConnection, rules: SourceRules, supersedes: str | None
+) -> None:
+    """Table `earlier_ids`: the record ids of the source's loaded deliveries (but the one superseded)."""
+    con.execute("CREATE TABLE earlier_ids (__earlier_id VARCHAR, __earlier VARCHAR)")
+    for delivery in current_deliveries(ws, rules.source):
+        if delivery.id == supersedes or not delivery.rows_loaded:
+            continue
+        ids = ws.zone("identity").read(delivery.identity_table, [rules.record_id])
+        con.register("delivery_ids", ids)
+        con.execute(f"INSERT INTO earlier_ids SELECT {q(rules.record_id)}, {lit(delivery.id)} FROM delivery_ids")
+        con.unregister("delivery_ids")
+
+
+def _refuse_if_all_loaded(con: duckdb.DuckDBPyConnection, file_name: str) -> None:
+    row = con.execute(
+        "SELECT count(*), count(__earlier), string_agg(DISTINCT __earlier, ', ' ORDER BY __earlier) FROM checked"
+    ).fetchone()
+    if row is not None and row[0] and row[0] == row[1]:
+        first = str(row[2]).split(",")[0]
+        raise GateRefused(
+            f"Every record of {file_name} was already loaded, in delivery {row[2]} (same source record ids); "
+            f"nothing was stored. If this file corrects that delivery, take it in with --supersedes {first}."
+        )
 
 
 @dataclass(frozen=True)
@@ -207,16 +280,14 @@ class CheckedColumns:
 
 
 def _check_rows(
-    con: duckdb.DuckDBPyConnection, rules: SourceRules, present: dict[str, FieldRule], encoding: str
+    con: duckdb.DuckDBPyConnection, rules: SourceRules, present: dict[str, FieldRule]
 ) -> CheckedColumns:
     """Create `checked`: every parsed row with its first failure (reason, field), all failures, and a
     random record code for the rows that pass, in one pass over the delivery."""
     fields = list(present.values())
     record_id = next(f for f in fields if f.name == rules.record_id)
-    failures: list[tuple[str, str, str]] = []
-    if encoding != "utf-8":
-        every_column = " || ".join(f"coalesce({q(c)}, '')" for c in present)
-        failures.append(("invalid_encoding", "-", f"contains({every_column}, '{REPLACEMENT}')"))
+    # A record id loaded from an earlier delivery comes first: the row is that delivery's, whatever else is wrong.
+    failures: list[tuple[str, str, str]] = [("already_loaded", record_id.name, "__earlier IS NOT NULL")]
     failures += [(w.reason, w.field, w.predicate) for w in rules.windows]
     nulled: list[tuple[str, str, str]] = []
     for rule in fields:
@@ -234,12 +305,18 @@ def _check_rows(
     null_flags = "".join(f",\n({pred}) IS TRUE AS __n{i}" for i, (_, _, pred) in enumerate(nulled))
     first_reason = " ".join(f"WHEN __f{i} THEN {lit(r)}" for i, (r, _, _) in enumerate(failures))
     first_field = " ".join(f"WHEN __f{i} THEN {lit(n)}" for i, (_, n, _) in enumerate(failures))
-    every = ", ".join(f"CASE WHEN __f{i} THEN {lit(r + ':' + n)} END" for i, (r, n, _) in enumerate(failures))
+    # all_reasons names the earlier delivery of an already loaded record, for the steward.
+    labels = [lit(f"{r}:{n}") for r, n, _ in failures]
+    labels[0] += " || '@' || __earlier"
+    every = ", ".join(f"CASE WHEN __f{i} THEN {label} END" for i, label in enumerate(labels))
+    earlier = "(SELECT __earlier_id, min(__earlier) AS __earlier FROM earlier_ids GROUP BY ALL)"
     con.execute(
         f"""CREATE TABLE checked AS
         SELECT *, CASE WHEN __reason IS NULL THEN gen_random_uuid()::VARCHAR END AS record_code FROM (
             SELECT *, CASE {first_reason} END AS __reason, CASE {first_field} END AS __field,
-            concat_ws(';', {every}) AS __all_reasons FROM (SELECT *{flags}{null_flags} FROM raw)
+            concat_ws(';', {every}) AS __all_reasons FROM (SELECT *{flags}{null_flags} FROM (
+                SELECT * EXCLUDE (__earlier_id) FROM raw LEFT JOIN {earlier} ON __earlier_id = {record_id.typed()}
+            ))
         )"""
     )
     # A discarded value is counted by field and reason (it never reaches a zone), only on loaded rows.
@@ -270,6 +347,7 @@ def _store(
     rows_read: int,
     dropped: list[str],
     facts: FileFacts,
+    content_sha256: str | None,
     notice_version: int,
     agreement_id: str,
     file_name: str,
@@ -303,7 +381,7 @@ def _store(
         f"""SELECT __line AS line, __reason AS reason, __field AS field, __all_reasons AS all_reasons,
         {raw_text(content_cols)} FROM checked WHERE __reason IS NOT NULL
         UNION ALL BY NAME
-        SELECT line, coalesce({_reject_case()}, 'unparsable_line') AS reason, coalesce(column_name, '-') AS field,
+        SELECT line, error_type AS reason, coalesce(column_name, '-') AS field,
         error_type AS all_reasons FROM raw_rejects ORDER BY line""",
         scratch / "quarantine-content.parquet",
     )
@@ -377,6 +455,7 @@ def _store(
                 source=rules.source,
                 file_name=file_name,
                 file_sha256=result.file_sha256,
+                content_sha256=content_sha256 or result.file_sha256,
                 file_bytes=facts.size,
                 encoding=result.encoding,
                 notice_version=notice_version,
@@ -405,11 +484,6 @@ def _store(
                 .values(status="superseded", superseded_by=delivery_id)
             )
     return result
-
-
-def _reject_case() -> str:
-    cases = " ".join(f"WHEN error_type = {lit(k)} THEN {lit(v)}" for k, v in REJECT_REASONS.items())
-    return f"(CASE {cases} END)"
 
 
 def _spec_sha(ws: Workspace) -> str:

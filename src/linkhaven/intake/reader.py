@@ -1,31 +1,29 @@
 """Reading a delivery into DuckDB as text, losing nothing.
 
-Every data row of the file ends up either in the `raw` table (all columns as VARCHAR, with its
-physical line number) or in `raw_rejects` (a line DuckDB could not split into the header's
-columns, or not decode), so rows read = rows parsed + rows rejected, always.
-DuckDB reads UTF-8 only (its Latin-1 reader refuses the bytes 0x80–0x9F that Windows-1252 uses for
-curly quotes, dashes, œ, €…), so a Windows-1252 or Latin-1 delivery is first transcoded, in chunks,
-to UTF-8 in the writer's private scratch directory (mode 0700, removed when intake ends). The five
-bytes Windows-1252 leaves undefined become U+FFFD, which the row checks quarantine as
-`invalid_encoding`.
+Every record of the file ends up either in the `raw` table (all columns as VARCHAR, with its
+physical line number) or in `raw_rejects` (a line that is not a record of the header's fields, or
+not text in the delivery's encoding, with the reason), so records = rows parsed + rows rejected,
+always. `records.py` decides which is which, line by line, before DuckDB sees anything; DuckDB
+then loads only the clean records (UTF-8, unquoted, unit-separated), so it cannot read them
+differently. The scratch files live in the writer's private scratch directory (mode 0700, removed
+when intake ends).
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from linkhaven.errors import InputError
+from linkhaven.intake.records import MAX_LINE_BYTES, SEPARATOR, scan_delivery
 from linkhaven.sqlquote import lit as _lit
 from linkhaven.sqlquote import q as _q
 
-REPLACEMENT = "\ufffd"
-"""What an undecodable byte becomes; a row holding it is quarantined as invalid_encoding."""
 ENCODINGS = {"utf-8", "utf-8-sig", "cp1252", "latin-1", "detect"}
 _CHUNK = 16 * 1024 * 1024
 
@@ -47,6 +45,8 @@ class RawDelivery:
     columns: list[str]
     rows_parsed: int
     rows_rejected: int
+    canonical_sha256: str | None
+    """Hash of the decoded text with normalised line endings (None for Parquet, whose bytes are canonical)."""
 
     @property
     def rows_read(self) -> int:
@@ -62,7 +62,6 @@ def inspect_file(path: Path, declared_encoding: str) -> FileFacts:
     size = 0
     bad_utf8 = 0
     lines = 0
-    non_ascii = False
     head = b""
     try:
         with open(path, "rb") as handle:
@@ -71,9 +70,8 @@ def inspect_file(path: Path, declared_encoding: str) -> FileFacts:
                     head = chunk[:4]
                 digest.update(chunk)
                 size += len(chunk)
-                lines += chunk.count(b"\n")
-                non_ascii = non_ascii or max(chunk) >= 0x80
-                if declared_encoding in {"detect", "cp1252", "latin-1"}:
+                lines += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+                if declared_encoding == "detect":
                     bad_utf8 += decoder.decode(chunk).count("\ufffd")
     except OSError as err:
         raise InputError(f"{path} cannot be read ({err.strerror}).") from None
@@ -82,17 +80,17 @@ def inspect_file(path: Path, declared_encoding: str) -> FileFacts:
         return FileFacts(digest.hexdigest(), size, True, "binary")
     if size == 0:
         raise InputError(f"{path} is empty; expected a header row and data rows.")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise InputError(
+            f"{path.name} is UTF-16 text (it starts with a UTF-16 byte-order mark); the whole file is refused and "
+            "nothing was stored. Ask the source to re-deliver in the encoding the spec declares."
+        )
     encoding = declared_encoding
     if head.startswith(codecs.BOM_UTF8) or declared_encoding == "utf-8-sig":
         encoding = "utf-8"
     elif declared_encoding == "detect":
         # A few undecodable rows in a UTF-8 file are row faults (quarantined); many mean another encoding.
         encoding = "utf-8" if bad_utf8 <= max(1, lines // 1000) else "cp1252"
-    elif declared_encoding in {"cp1252", "latin-1"} and bad_utf8 == 0 and non_ascii:
-        raise InputError(
-            f"{path.name} is declared {declared_encoding} in the spec but is UTF-8 encoded; ask the source to "
-            "re-deliver in the agreed encoding, or set the source's encoding to 'detect' in the spec."
-        )
     return FileFacts(digest.hexdigest(), size, False, encoding)
 
 
@@ -104,90 +102,71 @@ def read_delivery(
     quote: str,
     scratch: Path,
 ) -> RawDelivery:
-    """Load the file into `raw` (text columns + `__line`) and `raw_rejects` (line, error, column)."""
+    """Load the file into `raw` (text columns + `__line`) and `raw_rejects` (line, reason, column, text)."""
+    if facts.is_parquet:
+        return _read_parquet(con, path)
+    clean = scratch / "records.txt"
+    scan = scan_delivery(path, facts.encoding, delimiter, quote, clean)
+    columns = "{" + ", ".join(f"{_lit(name)}: 'VARCHAR'" for name in scan.header) + "}"
     try:
-        if facts.is_parquet:
-            con.execute("CREATE TABLE raw_in AS SELECT * FROM read_parquet(?)", [str(path)])
-            columns = [r[0] for r in con.execute("DESCRIBE raw_in").fetchall()]
-            casts = ", ".join(f"CAST({_q(c)} AS VARCHAR) AS {_q(c)}" for c in columns)
-            con.execute(f"CREATE TABLE raw AS SELECT row_number() OVER () + 1 AS __line, {casts} FROM raw_in")
-            con.execute("DROP TABLE raw_in")
-            con.execute(
-                "CREATE TABLE raw_rejects (line BIGINT, error_type VARCHAR, column_name VARCHAR, csv_line VARCHAR)"
-            )
-        else:
-            source = path if facts.encoding == "utf-8" else _transcode(path, facts.encoding, scratch)
-            _read_csv(con, source, delimiter, quote, path.name)
-            columns = [r[0] for r in con.execute("DESCRIBE raw").fetchall() if r[0] != "__line"]
+        con.execute(
+            f"""CREATE TABLE parsed AS SELECT row_number() OVER () AS __ord, * FROM read_csv(?, columns = {columns},
+            header = false, delim = ?, quote = '', escape = '', encoding = 'utf-8', strict_mode = true,
+            auto_detect = false, null_padding = false, max_line_size = {2 * MAX_LINE_BYTES})""",
+            [str(clean), SEPARATOR],
+        )
     except duckdb.Error as err:
         raise InputError(
-            f"{path.name} could not be parsed as {'Parquet' if facts.is_parquet else 'CSV'} "
-            f"({type(err).__name__}); check the file's format, delimiter and quoting against the spec."
+            f"{path.name}: the checked records could not be loaded ({type(err).__name__}); nothing was stored. "
+            "Report this file's shape (not its contents) to the linkhaven maintainers."
         ) from None
-    parsed = _scalar(con, "SELECT count(*) FROM raw")
-    rejected = _scalar(con, "SELECT count(DISTINCT line) FROM raw_rejects")
-    return RawDelivery(con, columns, parsed, rejected)
-
-
-def _transcode(path: Path, encoding: str, scratch: Path) -> Path:
-    target = scratch / "transcoded.csv"
-    decoder = codecs.getincrementaldecoder(encoding)("replace")
-    with open(path, "rb") as source, open(target, "w", encoding="utf-8", newline="") as sink:
-        while chunk := source.read(_CHUNK):
-            sink.write(decoder.decode(chunk))
-        sink.write(decoder.decode(b"", final=True))
-    return target
-
-
-def read_header(path: Path, delimiter: str, quote: str, name: str) -> list[str]:
-    """The header row, parsed as the spec declares; a file whose header cannot be read is refused."""
-    with open(path, "rb") as handle:
-        first = handle.readline(1 << 20)
-    try:
-        text = first.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{name}: the header row is not valid text in the declared encoding; check it.") from None
-    header = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter, quotechar=quote), [])
-    names = [h.strip() for h in header]
-    if not names or any(not n for n in names):
-        raise InputError(f"{name}: the first row is not a header of named columns (an empty column name).")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise InputError(f"{name}: the header repeats column(s) {', '.join(duplicates)}; each must appear once.")
-    return names
-
-
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str, quote: str, name: str) -> None:
-    header = read_header(path, delimiter, quote, name)
-    columns = "{" + ", ".join(f"{_lit(name)}: 'VARCHAR'" for name in header) + "}"
-    con.execute(
-        f"""CREATE TABLE parsed AS SELECT row_number() OVER () AS __ord, * FROM read_csv(?, columns = {columns},
-        header = true, delim = ?, quote = ?, escape = ?, encoding = ?, store_rejects = true,
-        rejects_table = 'csv_rejects', rejects_scan = 'csv_reject_scans', strict_mode = false,
-        auto_detect = false, null_padding = false, max_line_size = 1048576)""",
-        [str(path), delimiter, quote, quote, "utf-8"],
-    )
-    con.execute(
-        """CREATE TABLE raw_rejects AS SELECT CAST(line AS BIGINT) AS line, first(error_type) AS error_type,
-        first(column_name) AS column_name, first(csv_line) AS csv_line FROM csv_rejects GROUP BY line"""
-    )
-    # Physical line of each parsed row: the ord-th data line that was not rejected (header is line 1).
-    # `raw` is a view, so the 12-million-row delivery is held once, in `parsed`.
-    rejected = _scalar(con, "SELECT count(*) FROM raw_rejects")
-    selected = ", ".join(_q(c) for c in header)
-    if rejected == 0:
+    clean.unlink()
+    parsed = _scalar(con, "SELECT count(*) FROM parsed")
+    if parsed != scan.clean:
+        raise InputError(
+            f"{path.name}: {scan.clean:,} records were checked but {parsed:,} loaded; nothing was stored. "
+            "Report this file's shape (not its contents) to the linkhaven maintainers."
+        )
+    con.execute("CREATE TABLE raw_rejects (line BIGINT, error_type VARCHAR, column_name VARCHAR, csv_line VARCHAR)")
+    if scan.rejects:
+        rejects = pa.table(
+            {
+                "line": pa.array([r.line for r in scan.rejects], pa.int64()),
+                "error_type": [r.reason for r in scan.rejects],
+                "column_name": pa.nulls(len(scan.rejects), pa.string()),
+                "csv_line": [r.text for r in scan.rejects],
+            }
+        )
+        con.register("scan_rejects", rejects)
+        con.execute("INSERT INTO raw_rejects SELECT * FROM scan_rejects")
+        con.unregister("scan_rejects")
+    selected = ", ".join(_q(c) for c in scan.header)
+    if not scan.rejects:
         con.execute(f"CREATE VIEW raw AS SELECT __ord + 1 AS __line, {selected} FROM parsed")
-        return
-    total = _scalar(con, "SELECT count(*) FROM parsed") + rejected
-    con.execute(
-        f"""CREATE TABLE lines AS SELECT row_number() OVER (ORDER BY l) AS __ord, l AS __line
-        FROM range(2, {int(total) + 2}) t(l) WHERE l NOT IN (SELECT line FROM raw_rejects)"""
-    )
-    con.execute(f"CREATE VIEW raw AS SELECT lines.__line, {selected} FROM parsed JOIN lines USING (__ord)")
+    else:
+        # Physical line of each clean record: the ord-th data line that was not rejected (the header is line 1).
+        con.execute(
+            f"""CREATE TABLE lines AS SELECT row_number() OVER (ORDER BY l) AS __ord, l AS __line
+            FROM range(2, {scan.records + 2}) t(l) WHERE l NOT IN (SELECT line FROM raw_rejects)"""
+        )
+        con.execute(f"CREATE VIEW raw AS SELECT lines.__line, {selected} FROM parsed JOIN lines USING (__ord)")
+    return RawDelivery(con, scan.header, scan.clean, len(scan.rejects), scan.canonical_sha256)
 
 
-
-
+def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> RawDelivery:
+    try:
+        con.execute("CREATE TABLE raw_in AS SELECT * FROM read_parquet(?)", [str(path)])
+    except duckdb.Error as err:
+        raise InputError(
+            f"{path.name} could not be read as Parquet ({type(err).__name__}); check the file against the spec."
+        ) from None
+    columns = [r[0] for r in con.execute("DESCRIBE raw_in").fetchall()]
+    casts = ", ".join(f"CAST({_q(c)} AS VARCHAR) AS {_q(c)}" for c in columns)
+    con.execute(f"CREATE TABLE raw AS SELECT row_number() OVER () + 1 AS __line, {casts} FROM raw_in")
+    con.execute("DROP TABLE raw_in")
+    con.execute("CREATE TABLE raw_rejects (line BIGINT, error_type VARCHAR, column_name VARCHAR, csv_line VARCHAR)")
+    parsed = _scalar(con, "SELECT count(*) FROM raw")
+    return RawDelivery(con, columns, parsed, 0, None)
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:

@@ -47,6 +47,7 @@ deliveries = Table(
     Column("source", String(32), nullable=False),
     Column("file_name", String(255), nullable=False),
     Column("file_sha256", String(64), nullable=False, unique=True),
+    Column("content_sha256", String(64), nullable=True, unique=True),
     Column("file_bytes", Integer, nullable=False),
     Column("encoding", String(16), nullable=False),
     Column("notice_version", Integer, nullable=False),

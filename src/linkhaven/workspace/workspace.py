@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -160,15 +160,21 @@ class Workspace:
         return workspace
 
     @contextmanager
-    def exclusive(self) -> Iterator[Path]:
+    def exclusive(self, on_wait: Callable[[], None] | None = None) -> Iterator[Path]:
         """Hold the workspace's writer lock while writing zone files; yields a private scratch directory.
 
         Writers take turns (a unit's stages run one after another anyway), which is what lets
-        `_recover` tell a dead writer's leftovers from a live writer's work in progress.
+        `_recover` tell a dead writer's leftovers from a live writer's work in progress. `on_wait`
+        is called once if another writer holds the lock, so the user hears why nothing moves.
         """
         fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if on_wait is not None:
+                    on_wait()
+                fcntl.flock(fd, fcntl.LOCK_EX)
             scratch = self.root / SCRATCH_DIR / uuid.uuid4().hex
             scratch.mkdir(parents=True, mode=0o700)
             try:
