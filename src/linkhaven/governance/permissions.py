@@ -31,6 +31,7 @@ class Action(StrEnum):
     USER_LIST = "user.list"
     AUDIT_VERIFY = "audit.verify"
     AUDIT_SHOW = "audit.show"
+    AUDIT_ANCHOR = "audit.anchor"
     NOTICE_PUBLISH = "notice.publish"
     NOTICE_LIST = "notice.list"
     AGREEMENT_ADD = "agreement.add"
@@ -75,6 +76,7 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.USER_LIST: frozenset({_A, _P}),
     Action.AUDIT_VERIFY: _STAFF,
     Action.AUDIT_SHOW: frozenset({_A, _P}),
+    Action.AUDIT_ANCHOR: frozenset({_A, _P}),
     Action.NOTICE_PUBLISH: frozenset({_P}),
     Action.NOTICE_LIST: _STAFF,
     Action.AGREEMENT_ADD: frozenset({_P}),

@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, insert, select
 
 from linkhaven.errors import GateRefused, LinkhavenError, PermissionDenied, WorkspaceError, ZoneKeyError
-from linkhaven.governance.audit import AuditLog, DetailValue
+from linkhaven.governance.audit import AuditHead, AuditLog, DetailValue, Verification
 from linkhaven.governance.permissions import Action, Role, decide
 from linkhaven.governance.registers import destructions
 from linkhaven.governance.suspension import HALTED_WHILE_SUSPENDED, current_state, record_state
@@ -90,7 +90,7 @@ class Workspace:
         self.keys = keys
         self.info = info
         self.engine: Engine = store.connect(root / DB_FILE)
-        self.audit = AuditLog(self.engine, self._key(AUDIT_KEY), root / HEAD_FILE)
+        self.audit = AuditLog(self.engine, self._key(AUDIT_KEY), root / HEAD_FILE, keys.anchor_path)
 
     # -- creation and opening -------------------------------------------------------------
     @classmethod
@@ -137,10 +137,11 @@ class Workspace:
                 "workspace.init",
                 spec.project.id,
                 "ok",
-                {"zones": len(ZONES), "spec_sha256": spec_hash(spec_path)},
+                {"zones": len(ZONES), "spec_sha256": spec_hash(spec_path), "anchored": True},
                 connection=conn,
             )
         workspace.audit.sync_head()
+        workspace.audit.create_anchor()
         return workspace
 
     @classmethod
@@ -313,6 +314,11 @@ class Workspace:
 
     def spec_path(self) -> Path:
         return self.root / SPEC_FILE
+
+    # -- verification -------------------------------------------------------------------------------
+    def verify(self, anchors: Sequence[AuditHead] = ()) -> Verification:
+        """Verify the audit log: chain, head, the key store's anchor, and `anchors` handed out earlier."""
+        return self.audit.verify(anchors)
 
 
 def _resolve_keys(explicit: Path | None, recorded: str | None) -> Path:
