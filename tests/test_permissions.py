@@ -14,6 +14,7 @@ EXPECTED: dict[str, set[str]] = {
     "audit.verify": STAFF,
     "audit.show": {A, P},
     "audit.anchor": {A, P},
+    "spec.update": {P},
     "notice.publish": {P},
     "notice.list": STAFF,
     "agreement.add": {P},

@@ -26,8 +26,8 @@ def verify(
     ),
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Check every event's hash, seal and order, the head, the key store's anchor and given anchors; exit 1
-    naming what is wrong."""
+    """Check every event's hash, seal and order, the head, the key store's anchor, given anchors and the spec
+    in force; exit 1 naming what is wrong."""
     try:
         anchors = [AuditHead.parse(text) for text in anchor]
     except ValueError as err:
@@ -42,7 +42,10 @@ def verify(
         head = f"; head at event {result.head.short()}" if result.head else ""
         anchored = ", anchored in the key store" if result.anchor == result.head else ""
         checked = f"; {len(anchors)} given anchor(s) found unchanged" if anchors else ""
-        typer.echo(f"Audit log intact: {result.events} events{head}{anchored}{checked}.")
+        typer.echo(
+            f"Audit log intact: {result.events} events{head}{anchored}{checked}. "
+            f"Spec version {result.spec_version} in force."
+        )
     else:
         where = f" at event {result.first_broken}" if result.first_broken is not None else ""
         typer.echo(f"Verification FAILED{where}: {result.problem}", err=True)

@@ -214,6 +214,8 @@ def _manifest(
         },
         "audit_head": head.as_dict(),
         "audit_intact": verification.ok,
+        "spec_version": verification.spec_version,
+        "spec_sha256": ws.spec_sha256,
         "files": files,
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
