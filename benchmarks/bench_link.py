@@ -88,7 +88,6 @@ def baseline(workspace: Path, truth: Path, threshold: float) -> dict[str, Any]:
     from linkhaven.link.model import comparisons
     from linkhaven.link.service import read_inputs
     from linkhaven.link.sql import connect
-    from linkhaven.spec import load_spec
     from linkhaven.workspace import Workspace
 
     for name in ("splink", "sqlglot"):
@@ -102,7 +101,7 @@ def baseline(workspace: Path, truth: Path, threshold: float) -> dict[str, Any]:
         clock = time.perf_counter()
 
     ws = Workspace.open(workspace)
-    config = LinkConfig.from_spec(load_spec(ws.spec_path()))
+    config = LinkConfig.from_spec(ws.spec())
     inputs, _ = read_inputs(ws, ["onsis", "eqao", "cpin"])
     lap("read_zones")
     scratch = Path(tempfile.mkdtemp(dir=WORK))

@@ -13,6 +13,8 @@ EXPECTED: dict[str, set[str]] = {
     "user.list": {A, P},
     "audit.verify": STAFF,
     "audit.show": {A, P},
+    "audit.anchor": {A, P},
+    "spec.update": {P},
     "notice.publish": {P},
     "notice.list": STAFF,
     "agreement.add": {P},

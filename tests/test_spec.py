@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -325,6 +326,83 @@ def test_spec_hash_is_sha256_of_the_bytes(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL)
     assert spec_hash(path) == hashlib.sha256(path.read_bytes()).hexdigest()
 
+
+
+# --- hostile YAML: refused quickly, with the line and the limit -------------------------------------
+
+
+def laughs(levels: int) -> str:
+    """The "billion laughs": each line is ten aliases of the line before; `levels` lines expand 10**levels."""
+    text = 'a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+    for level in range(1, levels):
+        text += f"a{level}: &a{level} [{', '.join([f'*a{level - 1}'] * 10)}]\n"
+    return text
+
+
+HOSTILE = {
+    # A million laughs is enough to exceed the limit, and finishes (slowly) on a loader without limits.
+    "million_laughs": (laughs(6), "250,000 keys and values"),
+    "billion_laughs": (laughs(9), "250,000 keys and values"),
+    "deep_flow": ("sources: " + "[" * 10_000 + "]" * 10_000 + "\n", "50 levels"),
+    "deep_block": ("- " * 10_000 + "x\n", "50 levels"),
+    "deep_through_aliases": (
+        "".join(f"a{i}: &a{i} [[[[[[[[[[{f'*a{i - 1}' if i else 1}]]]]]]]]]]\n" for i in range(10)),
+        "50 levels",
+    ),
+    "many_aliases": ("base: &b 1\nlist: [" + ", ".join(["*b"] * 1_001) + "]\n", "1,000 aliases"),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_yaml_is_refused_fast_naming_line_and_limit(tmp_path: Path, name: str) -> None:
+    text, limit = HOSTILE[name]
+    path = write(tmp_path, text)
+    began = time.perf_counter()
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert time.perf_counter() - began < 1.0
+    message = str(caught.value)
+    assert limit in message and "the limit for a project spec" in message
+    assert re.search(rf"^{re.escape(str(path))}:\d+: ", message, re.MULTILINE), message
+
+
+@pytest.mark.parametrize("name", ["billion_laughs", "deep_flow"])
+def test_spec_check_refuses_hostile_yaml(tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, HOSTILE[name][0])
+    began = time.perf_counter()
+    assert run(["spec", "check", str(path)]) == 2
+    assert time.perf_counter() - began < 1.0
+    assert HOSTILE[name][1] in capsys.readouterr().err
+
+
+def test_oversized_spec_file_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    with open(path, "wb") as handle:
+        handle.write(b"# " + b"x" * (50 * 1024 * 1024) + b"\n")
+    began = time.perf_counter()
+    with pytest.raises(SpecError, match=r"1,048,576 bytes \(1 MiB\)"):
+        load_spec(path)
+    assert time.perf_counter() - began < 1.0
+
+
+def test_recursive_alias_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "project: {id: x}\nsources: &s {a: *s}\n")
+    with pytest.raises(SpecError, match=rf"{re.escape(str(path))}:2: .*recursive alias"):
+        load_spec(path)
+
+
+def test_anchors_aliases_and_merge_keys_within_the_limits_still_load(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        "      - name: outcome\n        column: OUTCOME\n        type: code\n",
+        "      - <<: &program_code {type: code, data_class: coded}\n        name: outcome\n        column: OUTCOME\n",
+    )
+    text = text.replace("        data_class: coded\n        role: program\n", "        role: program\n")
+    text = text.replace("  outcome: [good, bad]\n", "  outcome: &codes [good, bad]\n  spare: *codes\n")
+    assert "<<: &program_code" in text and "spare: *codes" in text
+    spec = load_spec(write(tmp_path, text))
+    outcome = next(f for f in spec.sources["registry"].fields if f.name == "outcome")
+    assert outcome.type == FieldType.CODE and outcome.data_class == DataClass.CODED
+    assert spec.codes("spare") == spec.codes("outcome") == {"good", "bad"}
 
 # --- the Ontario spec ------------------------------------------------------------------------------
 

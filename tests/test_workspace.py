@@ -24,7 +24,7 @@ def test_init_makes_the_initialising_user_admin(env: Env) -> None:
 def test_keys_live_outside_the_workspace(env: Env) -> None:
     assert not list(env.workspace.rglob("*.key"))
     assert sorted(p.name for p in env.keys.iterdir()) == sorted(
-        ["identity.key", "content.key", "linkage.key", "releases.key", "audit.key"]
+        ["identity.key", "content.key", "linkage.key", "releases.key", "audit.key", "audit.anchor"]
     )
 
 

@@ -47,3 +47,8 @@ class GateRefused(LinkhavenError):
     """A governance gate refused the operation (notice, agreement, duplicate delivery, suspension)."""
 
     exit_code = 4
+
+
+class SpecChanged(GateRefused):
+    """The workspace's spec.yaml is not the spec version registered in force: edited, missing, or its
+    register entry is not sealed with the audit key. Commands refuse until it is registered again."""

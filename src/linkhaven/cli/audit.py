@@ -1,10 +1,12 @@
-"""CLI: verify and read the audit log."""
+"""CLI: verify, anchor and read the audit log."""
 
 from __future__ import annotations
 
 import typer
 
 from linkhaven.cli._common import JSON_OPTION, emit_json, emit_table, open_workspace
+from linkhaven.errors import LinkhavenError
+from linkhaven.governance.audit import AuditHead
 from linkhaven.governance.permissions import Action
 
 audit_app = typer.Typer(help="Verify and read the hash-chained audit log.", no_args_is_help=True)
@@ -15,20 +17,54 @@ def register(app: typer.Typer) -> None:
 
 
 @audit_app.command("verify")
-def verify(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
-    """Check every event's hash, seal and order, and the head; exit 1 naming the first broken event."""
+def verify(
+    ctx: typer.Context,
+    anchor: list[str] = typer.Option(
+        [],
+        "--anchor",
+        help="SEQ:HASH recorded in a review pack or publication; check the log still holds that event (repeatable).",
+    ),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Check every event's hash, seal and order, the head, the key store's anchor, given anchors and the spec
+    in force; exit 1 naming what is wrong."""
+    try:
+        anchors = [AuditHead.parse(text) for text in anchor]
+    except ValueError as err:
+        raise LinkhavenError(f"--anchor: {err}.") from None
     workspace = open_workspace(ctx)
     with workspace.act(Action.AUDIT_VERIFY) as act:
-        result = workspace.audit.verify()
-        act.detail.update(events=result.events, intact=result.ok)
+        result = workspace.verify(anchors)
+        act.detail.update(events=result.events, intact=result.ok, anchors_checked=len(anchors))
     if json_out:
         emit_json(result.as_dict())
     elif result.ok:
-        typer.echo(f"Audit log intact: {result.events} events.")
+        head = f"; head at event {result.head.short()}" if result.head else ""
+        anchored = ", anchored in the key store" if result.anchor == result.head else ""
+        checked = f"; {len(anchors)} given anchor(s) found unchanged" if anchors else ""
+        typer.echo(
+            f"Audit log intact: {result.events} events{head}{anchored}{checked}. "
+            f"Spec version {result.spec_version} in force."
+        )
     else:
-        typer.echo(f"Audit log BROKEN at event {result.first_broken}: {result.problem}", err=True)
+        where = f" at event {result.first_broken}" if result.first_broken is not None else ""
+        typer.echo(f"Verification FAILED{where}: {result.problem}", err=True)
+        for problem in result.problems[1:]:
+            typer.echo(f"  also: {problem}", err=True)
     if not result.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("anchor")
+def anchor_log(ctx: typer.Context) -> None:
+    """Anchor the log of a workspace created before anchors were kept, once it verifies (admin, privacy officer).
+
+    New workspaces are anchored at init, and the anchor moves forward with every command."""
+    workspace = open_workspace(ctx)
+    with workspace.act(Action.AUDIT_ANCHOR, obj="audit") as act:
+        head = workspace.audit.start_anchor()
+        act.detail.update(anchored_seq=head.seq)
+    typer.echo(f"Audit log anchored in the key store at event {head.short()}.")
 
 
 @audit_app.command("show")

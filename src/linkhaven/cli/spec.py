@@ -12,7 +12,7 @@ import typer
 
 from linkhaven.spec import NoticeFormat, load_spec, render_notice, spec_hash
 
-spec_app = typer.Typer(help="Check a project spec.", no_args_is_help=True)
+spec_app = typer.Typer(help="Check a project spec; register a new version in a workspace.", no_args_is_help=True)
 notice_app = typer.Typer(help="The public notice of indirect collection, rendered from the spec.", no_args_is_help=True)
 """Other stages add notice commands here (e.g. `notice publish`)."""
 
@@ -31,6 +31,24 @@ def check(file: Path = typer.Argument(..., help="Project spec YAML.")) -> None:
         f"OK {file}: project {spec.project.id}, {len(spec.sources)} sources, {fields} fields, "
         f"{len(spec.code_lists)} code lists, {len(spec.categories)} categories (sha256 {spec_hash(file)[:12]})"
     )
+
+
+@spec_app.command("update")
+def update(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="The new project spec YAML."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Register a new version of the workspace's spec and put it in force (privacy officer); audited."""
+    from linkhaven.cli._common import emit_json, open_workspace
+
+    workspace = open_workspace(ctx)
+    version = workspace.update_spec(file)
+    summary = {"version": version, "sha256": workspace.spec_sha256, "project": workspace.info.get("project_id")}
+    if json_out:
+        emit_json(summary)
+    else:
+        typer.echo(f"Spec version {version} registered and in force (sha256 {workspace.spec_sha256[:12]}).")
 
 
 @notice_app.command("render")

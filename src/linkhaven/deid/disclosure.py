@@ -23,7 +23,6 @@ from sqlalchemy import func, insert, select
 from linkhaven.deid.registers import disclosures, releases
 from linkhaven.errors import GateRefused
 from linkhaven.governance.permissions import Action
-from linkhaven.spec import load_spec
 from linkhaven.workspace.workspace import Workspace, now
 
 DISCLOSABLE = ("personal", "coded", "deidentified")
@@ -62,7 +61,7 @@ def disclose(
     from linkhaven.deid.releases import _disclosure_agreement
 
     day = on or date.today()
-    spec = load_spec(ws.spec_path())
+    spec = ws.spec()
     with ws.act(Action.DISCLOSE, obj=f"recipient:{recipient}") as act:
         act.detail.update(recipient=recipient, basis=basis, data_class=data_class, release=release_id or "-")
         if data_class not in DISCLOSABLE:

@@ -44,7 +44,7 @@ from linkhaven.deid.registers import release_grants, release_reads, releases
 from linkhaven.deid.risk import Criterion, RiskMeasure, measure_relation
 from linkhaven.errors import GateRefused, SpecError, WorkspaceError
 from linkhaven.governance.permissions import Action, Role
-from linkhaven.spec import ProjectSpec, load_spec, spec_hash
+from linkhaven.spec import ProjectSpec
 from linkhaven.spec.releases import ReleaseModel, ReleaseSection
 from linkhaven.workspace.workspace import Act, Workspace, now
 
@@ -293,7 +293,7 @@ def create_release(
     `linkage_map` is for a map the linkage stage does not hold (tests, a map from another unit); the
     report and manifest record that it was supplied.
     """
-    spec = load_spec(ws.spec_path())
+    spec = ws.spec()
     section = _section(spec, section_name)
     with ws.act(Action.RELEASE_CREATE, obj=f"section:{section_name}") as act:
         act.detail["section"] = section_name
@@ -320,7 +320,7 @@ def create_release_from_panel(
     For rehearsals and the scale benchmark, where the panel comes from synthetic data; the report
     and manifest say so. The panel must have the panel's columns and `person_key`.
     """
-    spec = load_spec(ws.spec_path())
+    spec = ws.spec()
     section = _section(spec, section_name)
     with ws.act(Action.RELEASE_CREATE, obj=f"section:{section_name}") as act:
         act.detail.update(section=section_name, supplied_panel=True)
@@ -365,7 +365,7 @@ def _release(
     progress: Progress | None,
 ) -> ReleaseInfo:
     say = progress or (lambda _step: None)
-    spec_sha = spec_hash(ws.spec_path())
+    spec_sha = ws.spec_sha256
     with ws.exclusive() as scratch:
         with ws.engine.connect() as conn:
             release_id = _next_id(conn)
@@ -616,7 +616,7 @@ def _disclosure_agreement(
 def approve_release(ws: Workspace, release_id: str, on: date | None = None) -> ReleaseInfo:
     """Privacy officer: check integrity, recompute the risk from the file, check the agreement, approve."""
     day = on or date.today()
-    spec = load_spec(ws.spec_path())
+    spec = ws.spec()
     with ws.act(Action.RELEASE_APPROVE, obj=f"release:{release_id}") as act:
         with ws.engine.connect() as conn:
             row = _row(conn, release_id)

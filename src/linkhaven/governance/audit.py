@@ -6,7 +6,11 @@ Three defences, each against a different editor of the log:
 - the newest (sequence, hash) pair is also kept in a separate head file, so cutting off the
   tail, which leaves a valid shorter chain, is caught;
 - each hash and the head are sealed with an HMAC under the audit key, which lives with the zone
-  keys, so someone who edits the database and recomputes the hashes still cannot forge seals.
+  keys, so someone who edits the database and recomputes the hashes still cannot forge seals;
+- the head is anchored a second time in the key directory (`audit.anchor`), outside the workspace,
+  and the anchor only moves forward, so saving the head file, letting events happen, deleting them
+  and putting the old head back (a shorter chain that verifies) is caught too. Anchors copied out
+  of the workspace (review packs, publications) can be checked later with `verify(anchors=...)`.
 
 Events carry who, when, what, on which object, the outcome, and counts. Never personal values:
 callers pass counts and reason codes, not data.
@@ -14,21 +18,58 @@ callers pass counts and reason codes, not data.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+import re
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, func, insert, select
 
+from linkhaven.errors import AuditChainBroken, WorkspaceError
 from linkhaven.workspace.store import audit_events
 
 GENESIS = "0" * 64
 DetailValue = str | int | float | bool | None
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class AuditHead:
+    """One event of the log named by its sequence number and hash, as anchors record it.
+
+    Written `SEQ:HASH` (`str(head)`), the form `linkhaven audit verify --anchor` takes."""
+
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+    def short(self) -> str:
+        return f"{self.seq}:{self.hash[:12]}…"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"seq": self.seq, "hash": self.hash}
+
+    @classmethod
+    def parse(cls, text: str) -> AuditHead:
+        """Read `SEQ:HASH`; raise ValueError saying what is expected."""
+        seq, _, digest = text.strip().partition(":")
+        digest = digest.lower()
+        if not seq.isdigit() or int(seq) < 1 or not _HASH.match(digest):
+            raise ValueError(
+                "an audit anchor is SEQ:HASH, an event number and its 64 hexadecimal hash, as a review pack "
+                "or publication manifest records it"
+            )
+        return cls(int(seq), digest)
 
 
 @dataclass(frozen=True)
@@ -57,10 +98,21 @@ class AuditEvent:
 
 @dataclass(frozen=True)
 class Verification:
+    """What verification found: `problem` is the first of `problems`, `first_broken` the first event concerned."""
+
     ok: bool
     events: int
     first_broken: int | None = None
     problem: str | None = None
+    problems: tuple[str, ...] = ()
+    head: AuditHead | None = None
+    """The log's last event, when the chain holds."""
+    anchor: AuditHead | None = None
+    """The event the key store's anchor names, when its seal holds."""
+    anchors_checked: int = 0
+    """How many anchors given from outside (`--anchor`) were checked."""
+    spec_version: int | None = None
+    """The spec version registered in force (set by `Workspace.verify`)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -68,7 +120,41 @@ class Verification:
             "events": self.events,
             "first_broken_event": self.first_broken,
             "problem": self.problem,
+            "problems": list(self.problems),
+            "head": self.head.as_dict() if self.head else None,
+            "anchor": self.anchor.as_dict() if self.anchor else None,
+            "anchors_checked": self.anchors_checked,
+            "spec_version": self.spec_version,
         }
+
+    def with_problems(self, problems: Sequence[str], spec_version: int | None) -> Verification:
+        """This result with more problems (found outside the log, e.g. the spec) appended."""
+        found = (*self.problems, *problems)
+        return Verification(
+            ok=not found,
+            events=self.events,
+            first_broken=self.first_broken,
+            problem=found[0] if found else None,
+            problems=found,
+            head=self.head,
+            anchor=self.anchor,
+            anchors_checked=self.anchors_checked,
+            spec_version=spec_version,
+        )
+
+
+@dataclass
+class _Findings:
+    """Problems found after the chain walk, each with the first event it concerns (None: no one event)."""
+
+    items: list[tuple[int | None, str]] = field(default_factory=list)
+
+    def add(self, event: int | None, problem: str) -> None:
+        self.items.append((event, problem))
+
+    def first_event(self) -> int | None:
+        events = [event for event, _ in self.items if event is not None]
+        return min(events) if events else None
 
 
 def _event_hash(prev_hash: str, fields: Mapping[str, object]) -> str:
@@ -76,14 +162,34 @@ def _event_hash(prev_hash: str, fields: Mapping[str, object]) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+NO_ANCHOR_YET = (
+    "the key store holds no audit anchor: this workspace was created before anchors were kept; once "
+    "nothing else is wrong, anchor the log with `linkhaven audit anchor` (admin or privacy officer)"
+)
+ANCHOR_REMOVED = (
+    "the key store holds no audit anchor, though this workspace was created with one: it was removed; "
+    "restore the key directory from its backup and report an incident"
+)
+
+
 class AuditLog:
-    def __init__(self, engine: Engine, key: bytes, head_path: Path) -> None:
+    def __init__(self, engine: Engine, key: bytes, head_path: Path, anchor_path: Path | None = None) -> None:
         self._engine = engine
         self._key = key
         self._head_path = head_path
+        self._anchor_path = anchor_path
 
     def _mac(self, text: str) -> str:
         return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
+
+    def seal(self, text: str) -> str:
+        """An HMAC of `text` under the audit key, for records other than events (e.g. the spec register).
+
+        Callers prefix `text` with what it is ("spec 3 <sha256>"), so no seal stands for another kind."""
+        return self._mac(text)
+
+    def seal_holds(self, text: str, mac: str | None) -> bool:
+        return mac is not None and hmac.compare_digest(self._mac(text), mac)
 
     def append(
         self,
@@ -131,38 +237,141 @@ class AuditLog:
         conn.execute(insert(audit_events).values(**fields, prev_hash=prev, hash=digest, mac=self._mac(digest)))
         return seq
 
-    def _read_head(self) -> tuple[int, str, str] | None:
-        if not self._head_path.exists():
+    @staticmethod
+    def _read_sealed(path: Path) -> tuple[int, str, str] | None:
+        """A head or anchor file's (sequence, hash, seal); None when missing, (0, "", "") when malformed."""
+        try:
+            parts = path.read_text().split()
+        except FileNotFoundError:
             return None
-        parts = self._head_path.read_text().split()
         if len(parts) != 3 or not parts[0].isdigit():
-            return None
+            return 0, "", ""
         return int(parts[0]), parts[1], parts[2]
 
-    def sync_head(self) -> None:
-        """Move the head file to the newest committed event, called after every commit.
+    def _read_head(self) -> tuple[int, str, str] | None:
+        head = self._read_sealed(self._head_path)
+        return None if head is None or head[0] == 0 else head
 
-        The head only moves forward along the chain it already names: if the event the head
-        points at is gone or altered, the head is left alone so that verify still shows the damage.
-        A crash between a commit and this call leaves the head behind, which verify tolerates.
+    def _write_sealed(self, path: Path, kind: str, head: AuditHead) -> None:
+        text = f"{head.seq} {head.hash}"
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(f"{text} {self._mac(f'{kind} {text}')}\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @contextmanager
+    def _head_lock(self) -> Iterator[None]:
+        """Serialise head and anchor moves between processes, so neither can move backwards."""
+        fd = os.open(self._head_path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _last(conn: Connection) -> AuditHead | None:
+        last = conn.execute(
+            select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
+        ).first()
+        return AuditHead(last[0], last[1]) if last else None
+
+    @staticmethod
+    def _holds_event(conn: Connection, seq: int, digest: str) -> bool:
+        found = conn.execute(select(audit_events.c.hash).where(audit_events.c.seq == seq)).scalar_one_or_none()
+        return found == digest
+
+    def sync_head(self) -> None:
+        """Move the head file and the key store's anchor to the newest committed event; called after every commit.
+
+        Each only moves forward along the chain it already names: if the event it points at is gone
+        or altered (or the anchor's seal does not hold), it is left alone so that verify still shows
+        the damage. A missing anchor is not created here (see `start_anchor`). A crash between a
+        commit and this call leaves them behind, which verify tolerates.
         """
-        with self._engine.connect() as conn:
-            last = conn.execute(
-                select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
-            ).first()
+        with self._head_lock(), self._engine.connect() as conn:
+            last = self._last(conn)
             if last is None:
                 return
             head = self._read_head()
-            if head is not None:
-                anchored = conn.execute(
-                    select(audit_events.c.hash).where(audit_events.c.seq == head[0])
-                ).scalar_one_or_none()
-                if anchored != head[1] or head[0] > last[0]:
-                    return
-        text = f"{last[0]} {last[1]}"
-        tmp = self._head_path.with_suffix(".tmp")
-        tmp.write_text(f"{text} {self._mac('head ' + text)}\n")
-        os.replace(tmp, self._head_path)
+            if head is None or (head[0] <= last.seq and self._holds_event(conn, head[0], head[1])):
+                self._write_sealed(self._head_path, "head", last)
+            if self._anchor_path is None:
+                return
+            anchor = self._read_sealed(self._anchor_path)
+            if (
+                anchor is not None
+                and anchor[0] < last.seq
+                and self.seal_holds(f"anchor {anchor[0]} {anchor[1]}", anchor[2])
+                and self._holds_event(conn, anchor[0], anchor[1])
+            ):
+                try:
+                    self._write_sealed(self._anchor_path, "anchor", last)
+                except OSError as err:
+                    raise WorkspaceError(
+                        f"The audit anchor in {self._anchor_path.parent} could not be moved forward ({err.strerror}); "
+                        "the command's work was committed. Make the key directory writable for the user running "
+                        "linkhaven, then run `linkhaven audit verify`."
+                    ) from None
+
+    def create_anchor(self) -> AuditHead:
+        """Anchor the log's newest event in the key store; for a new workspace, or by `start_anchor`."""
+        if self._anchor_path is None:
+            raise WorkspaceError("This audit log has no key store to anchor it in; open it through its workspace.")
+        with self._head_lock(), self._engine.connect() as conn:
+            if self._anchor_path.exists():
+                raise WorkspaceError(
+                    f"The key store already anchors this audit log ({self._anchor_path}); the anchor moves forward "
+                    "with every command and is never replaced."
+                )
+            last = self._last(conn)
+            if last is None:
+                raise WorkspaceError("The audit log is empty; there is nothing to anchor yet.")
+            self._write_sealed(self._anchor_path, "anchor", last)
+        return last
+
+    def start_anchor(self) -> AuditHead:
+        """Anchor a log that has no anchor because its workspace predates anchors, once the log verifies.
+
+        Refused for a workspace that was anchored at init: its anchor was removed, and anchoring the
+        log as it is now would vouch for whatever was done since."""
+        result = self.verify()
+        if ANCHOR_REMOVED in result.problems:
+            raise AuditChainBroken(f"Not anchored: {ANCHOR_REMOVED}.")
+        others = [problem for problem in result.problems if problem != NO_ANCHOR_YET]
+        if others:
+            raise AuditChainBroken(
+                f"Not anchored: the audit log does not verify ({others[0]}); an anchor would vouch for it as it is. "
+                "Report an incident and restore the workspace from a backup."
+            )
+        return self.create_anchor()
+
+    def anchored(self) -> AuditHead:
+        """The event the key store's anchor names, after checking its seal and that the log still holds it."""
+        if self._anchor_path is None:
+            raise WorkspaceError("This audit log has no key store anchor; open it through its workspace.")
+        anchor = self._read_sealed(self._anchor_path)
+        if anchor is None:
+            raise WorkspaceError(f"The audit log is not anchored yet: {NO_ANCHOR_YET}.")
+        seq, digest, mac = anchor
+        if not self.seal_holds(f"anchor {seq} {digest}", mac):
+            raise AuditChainBroken(
+                "The key store's audit anchor is malformed or carries a forged seal; run `linkhaven audit verify`, "
+                "restore the key directory from its backup and report an incident."
+            )
+        with self._engine.connect() as conn:
+            if not self._holds_event(conn, seq, digest):
+                raise AuditChainBroken(
+                    f"The audit log no longer holds event {seq} as the key store's anchor names it; run "
+                    "`linkhaven audit verify` and report an incident."
+                )
+        return AuditHead(seq, digest)
 
     def events(self, since_seq: int = 0, limit: int | None = None) -> list[AuditEvent]:
         query = select(audit_events).where(audit_events.c.seq > since_seq).order_by(audit_events.c.seq)
@@ -188,44 +397,116 @@ class AuditLog:
         with self._engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(audit_events)).scalar_one())
 
-    def verify(self) -> Verification:
-        """Walk the chain from the first event; report the first event that does not hold."""
+    def verify(self, anchors: Sequence[AuditHead] = ()) -> Verification:
+        """Walk the chain from the first event, then check the head, the key store's anchor and `anchors`.
+
+        A broken chain is reported alone (its first broken event); past it, every problem found."""
         prev = GENESIS
         expected_seq = 1
         total = 0
         hashes: dict[int, str] = {}
+        anchored_at_init = False
         with self._engine.connect() as conn:
             rows = conn.execute(select(audit_events).order_by(audit_events.c.seq)).mappings()
             for row in rows:
                 total += 1
                 seq = row["seq"]
                 if seq != expected_seq:
-                    return Verification(False, total, expected_seq, f"event {expected_seq} is missing or out of order")
+                    return _broken(total, expected_seq, f"event {expected_seq} is missing or out of order")
                 fields = {k: row[k] for k in ("seq", "ts", "actor", "role", "action", "object", "outcome", "detail")}
                 if row["prev_hash"] != prev:
-                    return Verification(False, total, seq, f"event {seq} does not follow event {seq - 1}")
+                    return _broken(total, seq, f"event {seq} does not follow event {seq - 1}")
                 digest = _event_hash(prev, fields)
                 if digest != row["hash"]:
-                    return Verification(False, total, seq, f"event {seq} was altered (its hash does not match)")
+                    return _broken(total, seq, f"event {seq} was altered (its hash does not match)")
                 if not hmac.compare_digest(self._mac(digest), row["mac"]):
-                    return Verification(False, total, seq, f"event {seq} carries a seal not made with the audit key")
+                    return _broken(total, seq, f"event {seq} carries a seal not made with the audit key")
+                if seq == 1 and row["action"] == "workspace.init":
+                    anchored_at_init = json.loads(row["detail"]).get("anchored") is True
                 prev = digest
                 hashes[seq] = digest
                 expected_seq += 1
-        return self._verify_head(total, hashes)
+        findings = _Findings()
+        self._verify_head(total, hashes, findings)
+        anchor = self._verify_anchor(total, hashes, anchored_at_init, findings)
+        for given in anchors:
+            if given.seq > total:
+                findings.add(
+                    total + 1,
+                    f"the audit log ends at event {total} but the anchor {given.short()} records event {given.seq}: "
+                    "events were removed",
+                )
+            elif hashes.get(given.seq) != given.hash:
+                findings.add(
+                    given.seq,
+                    f"event {given.seq} is not the event the anchor {given.short()} names: the log was rewritten "
+                    "after that anchor was taken",
+                )
+        problems = tuple(problem for _, problem in findings.items)
+        return Verification(
+            ok=not problems,
+            events=total,
+            first_broken=findings.first_event(),
+            problem=problems[0] if problems else None,
+            problems=problems,
+            head=AuditHead(total, hashes[total]) if total else None,
+            anchor=anchor,
+            anchors_checked=len(anchors),
+        )
 
-    def _verify_head(self, total: int, hashes: dict[int, str]) -> Verification:
+    def _verify_head(self, total: int, hashes: dict[int, str], findings: _Findings) -> None:
         head = self._read_head()
         if head is None:
-            problem = "the audit head file is missing or malformed"
-            return Verification(False, total, total + 1 if total else 1, problem)
+            findings.add(total + 1 if total else 1, "the audit head file is missing or malformed")
+            return
         head_seq, head_hash, head_mac = head
-        if not hmac.compare_digest(self._mac(f"head {head_seq} {head_hash}"), head_mac):
-            return Verification(False, total, head_seq, "the audit head file carries a forged seal")
-        if head_seq > total:
-            return Verification(
-                False, total, total + 1, f"the log ends at event {total} but the head says {head_seq}: truncated"
+        if not self.seal_holds(f"head {head_seq} {head_hash}", head_mac):
+            findings.add(head_seq, "the audit head file carries a forged seal")
+        elif head_seq > total:
+            findings.add(total + 1, f"the log ends at event {total} but the head says {head_seq}: truncated")
+        elif hashes.get(head_seq) != head_hash:
+            findings.add(head_seq, f"event {head_seq} is not the event the head names")
+
+    def _verify_anchor(
+        self, total: int, hashes: dict[int, str], anchored_at_init: bool, findings: _Findings
+    ) -> AuditHead | None:
+        if self._anchor_path is None:
+            return None
+        anchor = self._read_sealed(self._anchor_path)
+        if anchor is None:
+            findings.add(None, ANCHOR_REMOVED if anchored_at_init else NO_ANCHOR_YET)
+            return None
+        seq, digest, mac = anchor
+        if not self.seal_holds(f"anchor {seq} {digest}", mac):
+            findings.add(
+                None,
+                "the key store's audit anchor is malformed or carries a forged seal; restore the key directory "
+                "from its backup and report an incident",
             )
-        if hashes.get(head_seq) != head_hash:
-            return Verification(False, total, head_seq, f"event {head_seq} is not the event the head names")
-        return Verification(True, total)
+            return None
+        if seq > total:
+            findings.add(
+                total + 1,
+                f"the audit log ends at event {total} but the key store's anchor records event {seq}: "
+                "events were removed",
+            )
+        elif hashes.get(seq) != digest:
+            findings.add(seq, f"event {seq} is not the event the key store's anchor names: the log was rewritten")
+        return AuditHead(seq, digest)
+
+
+def _broken(total: int, seq: int, problem: str) -> Verification:
+    return Verification(False, total, seq, problem, (problem,))
+
+
+def anchored_head(log: AuditLog) -> AuditHead:
+    """The newest audit event the key store's anchor vouches for, as (sequence, hash).
+
+    For manifests of anything handed out (review packs, publications): record `str(head)` there,
+    and `linkhaven audit verify --anchor SEQ:HASH` later proves the log still holds that event
+    unchanged. The anchor moves after every commit, so this is the newest committed event (unless
+    a writer died between its commit and the move). Raises `AuditChainBroken` when the anchor's seal
+    does not hold or the log no longer holds its event, `WorkspaceError` when there is no anchor yet.
+    Usage: `anchored_head(workspace.audit)`.
+    """
+    return log.anchored()

@@ -4,11 +4,16 @@ agreements, reports, audit results, certificates and incidents, with an index pa
 Everything in it is already free of personal information by construction (registers hold counts,
 codes and hashes; reports hold aggregates); the zones are never read. A test checks the pack
 against the extracts' identifier values anyway.
+
+The pack's manifest (`manifest.json`) and its index record the audit head at the time, as
+`SEQ:HASH`: the log can be rewritten by someone who holds the audit key, but not this copy, so
+`linkhaven audit verify --anchor SEQ:HASH` shows later whether the log still holds that event.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -18,7 +23,8 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import MetaData, select
 
-from linkhaven.errors import WorkspaceError
+from linkhaven.errors import LinkhavenError, WorkspaceError
+from linkhaven.governance.audit import AuditHead, Verification, anchored_head
 from linkhaven.governance.permissions import MATRIX, Action, Role
 from linkhaven.workspace.workspace import Workspace, now
 
@@ -28,12 +34,33 @@ REPORT_SUFFIXES = {".json", ".html", ".csv", ".md", ".svg"}
 DATA_NAMES = {"data", "panel"}
 
 
+MANIFEST = "manifest.json"
+
+
 @dataclass(frozen=True)
 class PackEntry:
     section: str
     title: str
     path: str
     rows: int | None = None
+
+
+@dataclass(frozen=True)
+class PackHead:
+    """The audit head the pack records, and whether the key store's anchor vouches for it."""
+
+    head: AuditHead | None
+    anchored: bool
+    note: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "seq": self.head.seq if self.head else None,
+            "hash": self.head.hash if self.head else None,
+            "anchored": self.anchored,
+            "note": self.note,
+            "check": f"linkhaven audit verify --anchor {self.head}" if self.head else None,
+        }
 
 
 def build_pack(ws: Workspace, out: Path, period_from: date | None, period_to: date | None) -> list[PackEntry]:
@@ -45,13 +72,27 @@ def build_pack(ws: Workspace, out: Path, period_from: date | None, period_to: da
         out.mkdir(parents=True, exist_ok=True)
         entries: list[PackEntry] = []
         entries += _registers(ws, out)
-        entries += _audit(ws, out, period_from, period_to)
+        verification = ws.verify()
+        head = _head(ws, verification)
+        entries += _audit(ws, out, verification, period_from, period_to)
         entries += _notices(ws, out)
         entries.append(_matrix(out))
         entries += _reports(ws, out)
-        _index(out, entries, ws, period_from, period_to)
-        act.detail.update(files=len(entries) + 1)
+        _index(out, entries, ws, head, period_from, period_to)
+        _manifest(out, entries, ws, head, verification, period_from, period_to)
+        act.detail.update(files=len(entries) + 2, audit_head_seq=head.head.seq if head.head else None)
     return entries
+
+
+def _head(ws: Workspace, verification: Verification) -> PackHead:
+    """The anchored head when the key store vouches for it, else the log's last event, saying why."""
+    try:
+        head = anchored_head(ws.audit)
+    except LinkhavenError as err:
+        return PackHead(verification.head, False, f"not anchored: {err}")
+    if verification.head is not None and head != verification.head:
+        return PackHead(verification.head, False, f"the key store's anchor is at event {head.seq}, behind the log")
+    return PackHead(head, True, "anchored in the key store")
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
@@ -77,8 +118,10 @@ def _registers(ws: Workspace, out: Path) -> list[PackEntry]:
     return entries
 
 
-def _audit(ws: Workspace, out: Path, period_from: date | None, period_to: date | None) -> list[PackEntry]:
-    verification = ws.audit.verify().as_dict()
+def _audit(
+    ws: Workspace, out: Path, result: Verification, period_from: date | None, period_to: date | None
+) -> list[PackEntry]:
+    verification = result.as_dict()
     (out / "audit").mkdir(parents=True, exist_ok=True)
     (out / "audit" / "verification.json").write_text(json.dumps(verification, indent=2) + "\n")
     low = period_from.isoformat() if period_from else ""
@@ -139,8 +182,52 @@ def _reports(ws: Workspace, out: Path) -> list[PackEntry]:
     return entries
 
 
+def _manifest(
+    out: Path,
+    entries: list[PackEntry],
+    ws: Workspace,
+    head: PackHead,
+    verification: Verification,
+    period_from: date | None,
+    period_to: date | None,
+) -> None:
+    """What the pack holds, each file with its sha256, and the audit head it was built at."""
+    files = [
+        {
+            "path": entry.path,
+            "section": entry.section,
+            "title": entry.title,
+            "rows": entry.rows,
+            "sha256": hashlib.sha256((out / entry.path).read_bytes()).hexdigest(),
+        }
+        for entry in entries
+    ]
+    files.append({"path": "index.html", "section": "Index", "title": "index", "rows": None,
+                  "sha256": hashlib.sha256((out / "index.html").read_bytes()).hexdigest()})  # fmt: skip
+    manifest = {
+        "kind": "linkhaven oversight review pack",
+        "project": ws.info.get("project_id"),
+        "generated": now(),
+        "period": {
+            "from": period_from.isoformat() if period_from else None,
+            "to": period_to.isoformat() if period_to else None,
+        },
+        "audit_head": head.as_dict(),
+        "audit_intact": verification.ok,
+        "spec_version": verification.spec_version,
+        "spec_sha256": ws.spec_sha256,
+        "files": files,
+    }
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
 def _index(
-    out: Path, entries: list[PackEntry], ws: Workspace, period_from: date | None, period_to: date | None
+    out: Path,
+    entries: list[PackEntry],
+    ws: Workspace,
+    head: PackHead,
+    period_from: date | None,
+    period_to: date | None,
 ) -> None:
     env = Environment(loader=PackageLoader("linkhaven.governance", "templates"), autoescape=select_autoescape())
     sections: dict[str, list[PackEntry]] = {}
@@ -150,6 +237,7 @@ def _index(
         sections=sections,
         project=ws.info.get("project_id"),
         generated=now(),
+        head=head,
         period_from=period_from.isoformat() if period_from else "the start",
         period_to=period_to.isoformat() if period_to else "today",
     )

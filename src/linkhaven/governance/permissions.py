@@ -31,6 +31,8 @@ class Action(StrEnum):
     USER_LIST = "user.list"
     AUDIT_VERIFY = "audit.verify"
     AUDIT_SHOW = "audit.show"
+    AUDIT_ANCHOR = "audit.anchor"
+    SPEC_UPDATE = "spec.update"
     NOTICE_PUBLISH = "notice.publish"
     NOTICE_LIST = "notice.list"
     AGREEMENT_ADD = "agreement.add"
@@ -75,6 +77,8 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.USER_LIST: frozenset({_A, _P}),
     Action.AUDIT_VERIFY: _STAFF,
     Action.AUDIT_SHOW: frozenset({_A, _P}),
+    Action.AUDIT_ANCHOR: frozenset({_A, _P}),
+    Action.SPEC_UPDATE: frozenset({_P}),
     Action.NOTICE_PUBLISH: frozenset({_P}),
     Action.NOTICE_LIST: _STAFF,
     Action.AGREEMENT_ADD: frozenset({_P}),
@@ -103,6 +107,11 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.PROJECT_SUSPEND: frozenset({_A, _P}),
     Action.OVERSIGHT_PACK: frozenset({_P}),
 }
+
+
+RUN_ON_UNREGISTERED_SPEC: frozenset[Action] = frozenset({Action.SPEC_UPDATE, Action.AUDIT_VERIFY})
+"""The only actions `Workspace.act` lets run while spec.yaml is not the registered spec in force:
+registering a spec (the remedy) and verifying the workspace (which reports the mismatch)."""
 
 
 @dataclass(frozen=True)

@@ -142,11 +142,9 @@ def _decisions(conn: Connection) -> list[Decision]:
 
 def run_linkage(ws: Workspace, act: Act, config: LinkConfig | None = None) -> LinkRun:
     """Link the current deliveries; `act` must be a LINK_RUN act (it is audited with counts)."""
-    from linkhaven.spec import load_spec, spec_hash
-
     began = time.perf_counter()
     started_at = now()
-    spec = load_spec(ws.spec_path())
+    spec = ws.spec()
     config = config or LinkConfig.from_spec(spec)
     sources = [config.spine, *config.linked]
     inputs, used = read_inputs(ws, sources)
@@ -167,7 +165,7 @@ def run_linkage(ws: Workspace, act: Act, config: LinkConfig | None = None) -> Li
         written_map = ws.zone("linkage").write_parquet_file(map_table, result.map_path, counts_rows(result))
         review_rows, carried = _review_rows(ws, run_id, result.review)
         written_review = ws.zone("identity").write(f"{run_id.lower()}-review", result.review_identity)
-        report_json, report_html = _write_report(ws, run_id, spec_hash(ws.spec_path()), config, result, used)
+        report_json, report_html = _write_report(ws, run_id, ws.spec_sha256, config, result, used)
         pending = sum(1 for r in review_rows if r["status"] == "pending")
         counts = _counts(result)
         act.detail.update(
@@ -189,7 +187,7 @@ def run_linkage(ws: Workspace, act: Act, config: LinkConfig | None = None) -> Li
                     started_at=started_at,
                     finished_at=now(),
                     run_by=act.user,
-                    spec_sha256=spec_hash(ws.spec_path()),
+                    spec_sha256=ws.spec_sha256,
                     software=_software(),
                     inputs=json.dumps(used, sort_keys=True),
                     method=METHOD.format(splink=_splink_version()),
@@ -350,15 +348,13 @@ def latest_report(ws: Workspace) -> dict[str, Any]:
 def evaluate_current(ws: Workspace, act: Act, truth: Path) -> dict[str, Any]:
     """Measure the current map against a ground-truth file (`source,record_id,person_id`)."""
     from linkhaven.link.evaluate import evaluate
-    from linkhaven.spec import load_spec
 
     if not truth.is_file():
         raise WorkspaceError(f"The truth file {truth} does not exist; give the truth.csv that `linkhaven synth` wrote.")
     run = current_run(ws)
     if run is None:
         raise WorkspaceError("There is no linkage map to evaluate: run `linkhaven link` (linker role) first.")
-    spec = load_spec(ws.spec_path())
-    config = LinkConfig.from_spec(spec)
+    config = LinkConfig.from_spec(ws.spec())
     inputs, _ = read_inputs(ws, [config.spine, *config.linked])
     linkage_map = ws.zone("linkage").read(run["map_table"])
     act.object = f"linkage:{run['id']}"

@@ -4,6 +4,13 @@ People write specs by hand, and a spec that fails is fixed fastest when every pr
 at once with the line to edit, so the YAML node tree is composed first to remember where each
 key sits, pydantic errors are translated from model paths back to YAML paths, and broken
 references are reported alongside structural errors instead of in a second round.
+
+A spec is also a file someone else may have written, so it is read with limits before anything is
+built from it: its size, how deep it nests, and how many aliases it uses and how far they expand.
+Ten lines of nested aliases ("billion laughs") would otherwise expand to gigabytes, and a spec
+nested ten thousand levels deep would end in a RecursionError. The limits are checked while the
+node tree is composed (depth and count, so composing stays shallow) and on the composed tree before
+anything is constructed (expansion through aliases), walking it with a stack, not recursion.
 """
 
 from __future__ import annotations
@@ -28,25 +35,108 @@ LineIndex = dict[tuple[str, ...], int]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
+MAX_SPEC_BYTES = 1 << 20
+"""The largest spec file read: the Ontario spec is about 55 KB."""
+MAX_DEPTH = 50
+"""The deepest nesting of mappings and sequences, aliases expanded: the Ontario spec nests 7 deep."""
+MAX_ALIASES = 1_000
+"""The most aliases (`*name`) one spec may use."""
+MAX_NODES = 250_000
+"""The most keys and values a spec may hold once its aliases are expanded: the Ontario spec has about 3,600."""
+
+
+class _LimitExceeded(Exception):
+    def __init__(self, node: yaml.Node | yaml.Event | None, message: str) -> None:
+        super().__init__(message)
+        mark = node.start_mark if node is not None else None
+        self.line = mark.line + 1 if mark is not None else 1
+        self.message = message
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that stops composing at the depth, alias and node limits."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+        self._aliases = 0
+        self._nodes = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _LimitExceeded(event, f"more than {MAX_ALIASES:,} aliases (*name), the limit for a project "
+                                            "spec; write the values out instead")  # fmt: skip
+            return super().compose_node(parent, index)
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise _LimitExceeded(event, _too_many())
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _LimitExceeded(event, _too_deep())
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _too_deep() -> str:
+    return f"nested more than {MAX_DEPTH} levels deep, the limit for a project spec; flatten this part"
+
+
+def _too_many() -> str:
+    return (
+        f"holds more than {MAX_NODES:,} keys and values once aliases are expanded, the limit for a project "
+        "spec; write fewer values or use fewer nested aliases"
+    )
+
 
 def spec_hash(path: str | os.PathLike[str]) -> str:
     """sha256 of the spec file's bytes, as manifests and the spec register record it."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def load_spec(path: str | os.PathLike[str]) -> ProjectSpec:
-    """Read, parse and validate a project spec; raise `SpecError` listing every problem."""
+def read_spec_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a spec file, refused unread beyond `MAX_SPEC_BYTES`."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = err.strerror if isinstance(err, OSError) else "not UTF-8 text"
-        raise SpecError(f"{path}: cannot read the project spec ({reason}).") from None
-    return parse_spec(text, str(path))
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            data = handle.read(MAX_SPEC_BYTES + 1) if size <= MAX_SPEC_BYTES else b""
+    except OSError as err:
+        raise SpecError(f"{path}: cannot read the project spec ({err.strerror}).") from None
+    if size > MAX_SPEC_BYTES or len(data) > MAX_SPEC_BYTES:
+        raise SpecError(_too_large(str(path), max(size, len(data))))
+    return data
+
+
+def _too_large(name: str, size: int) -> str:
+    return (
+        f"{name}: the file is {size:,} bytes, more than the limit of {MAX_SPEC_BYTES:,} bytes (1 MiB) "
+        "for a project spec; check that this is the right file."
+    )
+
+
+def load_spec(path: str | os.PathLike[str]) -> ProjectSpec:
+    """Read, parse and validate a project spec; raise `SpecError` listing every problem."""
+    return parse_spec_bytes(read_spec_bytes(path), str(path))
+
+
+def parse_spec_bytes(data: bytes, name: str = "<spec>") -> ProjectSpec:
+    """Validate a spec file's bytes (UTF-8); `name` is how messages refer to the file."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(f"{name}: cannot read the project spec (not UTF-8 text).") from None
+    return parse_spec(text, name)
 
 
 def parse_spec(text: str, name: str = "<spec>") -> ProjectSpec:
     """Validate spec text; `name` is how messages refer to the file."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(_too_large(name, len(text.encode("utf-8"))))
     data, lines, problems = _parse_yaml(text, name)
     try:
         spec = ProjectSpec.model_validate(data)
@@ -59,14 +149,20 @@ def parse_spec(text: str, name: str = "<spec>") -> ProjectSpec:
 
 
 def _parse_yaml(text: str, name: str) -> tuple[object, LineIndex, list[Problem]]:
-    loader = yaml.SafeLoader(text)
+    loader = _LimitedLoader(text)
     try:
         node = loader.get_single_node()
         lines: LineIndex = {}
         problems: list[Problem] = []
         if node is not None:
-            _index(node, (), lines, problems, set())
+            _check_expansion(node)
+            _index(node, lines, problems)
         data = loader.construct_document(node) if node is not None else None
+    except _LimitExceeded as err:
+        raise SpecError(
+            f"The project spec has 1 problem; fix the line below, then check it again.\n"
+            f"{name}:{err.line}: (YAML): {err.message}"
+        ) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -79,30 +175,73 @@ def _parse_yaml(text: str, name: str) -> tuple[object, LineIndex, list[Problem]]
     return data, lines, problems
 
 
-def _index(node: yaml.Node, path: tuple[str, ...], lines: LineIndex, problems: list[Problem], active: set[int]) -> None:
-    """Record the line of every key and item; flag duplicate keys, which YAML would silently merge."""
-    if id(node) in active:  # a recursive alias
-        return
-    active.add(id(node))
+def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
-                continue
-            key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
-            child = (*path, key)
-            # PyYAML keeps the last of duplicate keys, so the index points at the last one too.
-            lines[child] = key_node.start_mark.line + 1
-            if key in seen:
-                problems.append((child, "this key appears twice in the same mapping; keep one"))
-            seen.add(key)
-            _index(value_node, child, lines, problems, active)
-    elif isinstance(node, yaml.SequenceNode):
-        for position, item in enumerate(node.value):
-            child = (*path, str(position))
-            lines[child] = item.start_mark.line + 1
-            _index(item, child, lines, problems, active)
-    active.discard(id(node))
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a node tree whose aliases expand too far, nest too deep or refer to themselves.
+
+    Aliases make the tree a graph that shares nodes, so each node's expanded size and height are
+    computed once, after its children (an explicit stack: post-order), in time linear in the
+    nodes actually composed however far they would expand.
+    """
+    size: dict[int, int] = {}
+    height: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, leaving = stack.pop()
+        key = id(node)
+        if leaving:
+            children = _children(node)
+            size[key] = 1 + sum(size[id(child)] for child in children)
+            height[key] = 1 + max((height[id(child)] for child in children), default=0)
+            open_nodes.discard(key)
+            if size[key] > MAX_NODES:
+                raise _LimitExceeded(node, _too_many())
+            if height[key] > MAX_DEPTH:
+                raise _LimitExceeded(node, _too_deep() + " (through its aliases)")
+            continue
+        if key in size:
+            continue
+        if key in open_nodes:
+            raise _LimitExceeded(node, "an alias here refers to a collection that contains it, so it never ends; "
+                                       "remove the recursive alias")  # fmt: skip
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in size)
+
+
+def _index(root: yaml.Node, lines: LineIndex, problems: list[Problem]) -> None:
+    """Record the line of every key and item; flag duplicate keys, which YAML would silently merge.
+
+    Runs after `_check_expansion`, so the tree has no cycle and expands to a bounded size."""
+    stack: list[tuple[yaml.Node, tuple[str, ...]]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    continue
+                key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
+                child = (*path, key)
+                # PyYAML keeps the last of duplicate keys, so the index points at the last one too.
+                lines[child] = key_node.start_mark.line + 1
+                if key in seen:
+                    problems.append((child, "this key appears twice in the same mapping; keep one"))
+                seen.add(key)
+                stack.append((value_node, child))
+        elif isinstance(node, yaml.SequenceNode):
+            for position, item in enumerate(node.value):
+                child = (*path, str(position))
+                lines[child] = item.start_mark.line + 1
+                stack.append((item, child))
 
 
 def _problems_from(err: ValidationError, data: object) -> list[Problem]:

@@ -26,6 +26,11 @@ AUDIT_KEY = "audit"
 KEY_NAMES = (*ZONES, AUDIT_KEY)
 KEYS_ENV = "LINKHAVEN_KEYS"
 
+ANCHOR_FILE = "audit.anchor"
+"""The audit log's anchor: the newest event's sequence and hash, sealed with the audit key. Kept in
+the key directory, outside the workspace, so restoring an old head file and deleting the events
+after it (which leaves a chain that verifies) is still caught."""
+
 
 def fingerprint(key: bytes) -> str:
     """A value that identifies a key without revealing it."""
@@ -40,6 +45,10 @@ class KeyDirectory:
 
     def key_path(self, name: str) -> Path:
         return self.path / f"{name}.key"
+
+    @property
+    def anchor_path(self) -> Path:
+        return self.path / ANCHOR_FILE
 
     def create_all(self) -> dict[str, str]:
         """Generate every key; refuse to overwrite, since overwriting a key destroys its zone."""

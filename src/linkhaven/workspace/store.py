@@ -72,6 +72,8 @@ spec_versions = Table(
     Column("text", Text, nullable=False),
     Column("loaded_at", String(32), nullable=False),
     Column("loaded_by", String(64), nullable=False),
+    Column("version", Integer, nullable=False),  # 1, 2, ...; a unique index (migration 0007)
+    Column("mac", String(64), nullable=True),  # HMAC of "spec VERSION SHA256" under the audit key
 )
 
 MIGRATIONS = Path(__file__).with_name("migrations")
