@@ -5,14 +5,16 @@ from __future__ import annotations
 import csv
 import stat
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from linkhaven.csvsafe import FORMULA_STARTS, neutralise
 from linkhaven.publish import publish_panel, reaudit
-from tests.conftest import Env
+from tests.conftest import SPEC, Env
 from tests.test_intake import onsis_row, open_gates, write_csv
 from tests.test_publish_tables import small_spec
 
@@ -84,3 +86,91 @@ def test_property_no_neutralised_text_starts_a_formula(text: str) -> None:
     safe = neutralise(text)
     assert isinstance(safe, str) and not safe.startswith(FORMULA_STARTS)
     assert safe in (text, "'" + text)
+
+
+# -- --out: never inside a workspace, never over a file without --force ------------------------
+OUT_COMMANDS = {
+    ("notice", "render"): ("admin", ["notice", "render", "--spec", str(SPEC)]),
+    ("quarantine", "export"): ("steward", ["quarantine", "export", "--delivery", "D0001"]),
+    ("release", "read"): ("analyst", ["release", "read", "REL0001"]),
+    ("oversight", "pack"): ("privacy_officer", ["oversight", "pack"]),
+    ("synth",): ("admin", ["synth", "--scale", "0.001"]),
+}
+
+
+def _commands_with_out() -> set[tuple[str, ...]]:
+    import typer.main
+
+    from linkhaven.cli import app
+
+    found: set[tuple[str, ...]] = set()
+
+    def walk(command: Any, path: tuple[str, ...]) -> None:
+        if any("--out" in getattr(p, "opts", []) for p in command.params):
+            found.add(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, (*path, name))
+
+    walk(typer.main.get_command(app), ())
+    return found
+
+
+def test_every_out_option_is_covered_here() -> None:
+    assert _commands_with_out() == set(OUT_COMMANDS)
+
+
+@pytest.mark.parametrize("command", sorted(OUT_COMMANDS))
+@pytest.mark.parametrize("where", ["spec.yaml", "zones/new", "."])
+def test_no_out_writes_inside_a_workspace(env: Env, command: tuple[str, ...], where: str) -> None:
+    user, args = OUT_COMMANDS[command]
+    spec_before = (env.workspace / "spec.yaml").read_bytes()
+    target = env.workspace / where
+    result = env.as_user(user, *args, "--out", str(target))
+    assert result.code == 1, (command, result.out)
+    assert "inside the workspace" in result.err and "outside any workspace" in result.err
+    assert (env.workspace / "spec.yaml").read_bytes() == spec_before
+    if "--force" in _help(env, command):  # and --force does not change that
+        assert env.as_user(user, *args, "--out", str(target), "--force").code == 1
+    assert (env.workspace / "spec.yaml").read_bytes() == spec_before
+
+
+def _help(env: Env, command: tuple[str, ...]) -> str:
+    return env.cli("admin", *command, "--help").out
+
+
+def test_notice_render_never_replaces_a_file_without_force(env: Env, tmp_path: Path) -> None:
+    out = tmp_path / "notice.md"
+    out.write_text("an earlier notice\n", encoding="utf-8")
+    refused = env.cli("admin", "notice", "render", "--spec", str(SPEC), "--out", str(out))
+    assert refused.code == 1 and "already exists" in refused.err and "--force" in refused.err
+    assert out.read_text(encoding="utf-8") == "an earlier notice\n"
+    forced = env.cli("admin", "notice", "render", "--spec", str(SPEC), "--out", str(out), "--force")
+    assert forced.code == 0 and out.read_text(encoding="utf-8").startswith("#")
+    # A link that leads into a workspace is judged by where it leads.
+    link = tmp_path / "innocent.md"
+    link.symlink_to(env.workspace / "spec.yaml")
+    spec_before = (env.workspace / "spec.yaml").read_bytes()
+    linked = env.cli("admin", "notice", "render", "--spec", str(SPEC), "--out", str(link), "--force")
+    assert linked.code == 1 and "inside the workspace" in linked.err
+    assert (env.workspace / "spec.yaml").read_bytes() == spec_before
+
+
+def test_another_workspace_is_a_workspace_too(env: Env, tmp_path: Path) -> None:
+    other = tmp_path / "other-ws"
+    assert env.cli("admin", "init", str(other), "--spec", str(SPEC), "--keys", str(tmp_path / "k2")).code == 0
+    result = env.as_user("steward", "quarantine", "export", "--delivery", "D0001", "--out", str(other / "q.csv"))
+    assert result.code == 1 and f"inside the workspace {other.resolve()}" in result.err
+    assert not (other / "q.csv").exists()
+
+
+def test_folder_outputs_need_force_to_write_into_a_non_empty_folder(env: Env, tmp_path: Path) -> None:
+    folder = tmp_path / "extracts"
+    folder.mkdir()
+    (folder / "onsis.csv").write_text("kept\n", encoding="utf-8")
+    refused = env.cli("admin", "synth", "--scale", "7", "--out", str(folder))
+    assert refused.code == 1 and "not empty" in refused.err
+    assert (folder / "onsis.csv").read_text(encoding="utf-8") == "kept\n"
+    forced = env.cli("admin", "synth", "--scale", "7", "--out", str(folder), "--force")
+    assert forced.code == 2 and "Scale" in forced.err  # past the --out check, stopped by the scale
+    pack = env.as_user("privacy_officer", "oversight", "pack", "--out", str(folder))
+    assert pack.code == 1 and "not empty" in pack.err

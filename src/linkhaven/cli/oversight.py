@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from linkhaven.cli._common import JSON_OPTION, emit_json, emit_table, open_workspace, parse_date
+from linkhaven.cli._common import JSON_OPTION, check_out, emit_json, emit_table, open_workspace, parse_date
 from linkhaven.governance import assessments as assessment_lib
 from linkhaven.governance import incidents as incident_lib
 from linkhaven.governance import pack as pack_lib
@@ -181,12 +181,13 @@ def retention_run(ctx: typer.Context, as_of: str | None = AS_OF, json_out: bool 
 @oversight_app.command("pack")
 def oversight_pack(
     ctx: typer.Context,
-    out: Path = typer.Option(..., "--out", help="New folder for the pack (outside the workspace)."),
+    out: Path = typer.Option(..., "--out", help="New folder for the pack, outside any workspace."),
     period_from: str | None = typer.Option(None, "--from", help="Start of the review period, YYYY-MM-DD."),
     period_to: str | None = typer.Option(None, "--to", help="End of the review period, YYYY-MM-DD."),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Write the review pack for the Commissioner: registers, audit verification, notices, reports, index."""
+    check_out(out, folder=True, what="the review pack")
     start = parse_date(period_from, "--from") if period_from else None
     end = parse_date(period_to, "--to") if period_to else None
     entries = pack_lib.build_pack(open_workspace(ctx), out, start, end)
