@@ -174,3 +174,34 @@ def test_folder_outputs_need_force_to_write_into_a_non_empty_folder(env: Env, tm
     assert forced.code == 2 and "Scale" in forced.err  # past the --out check, stopped by the scale
     pack = env.as_user("privacy_officer", "oversight", "pack", "--out", str(folder))
     assert pack.code == 1 and "not empty" in pack.err
+
+
+# -- retention: nothing destroyed before its real date ------------------------------------------
+def test_retention_run_as_of_a_later_date_is_a_dry_run(env: Env, tmp_path: Path) -> None:
+    open_gates(env)
+    file = write_csv(tmp_path / "onsis.csv", [onsis_row(i) for i in range(3)])
+    assert env.as_user("steward", "intake", "--source", "onsis", str(file)).code == 0
+    keys_before = sorted(p.name for p in env.keys.iterdir())
+
+    dry = env.as_user("admin", "retention", "run", "--as-of", "2099-01-01", "--json")
+    assert dry.code == 0, dry.err
+    report = dry.json()
+    assert isinstance(report, dict) and report["dry_run"] is True and report["destroyed"] == []
+    assert {(i["kind"], i["target"]) for i in report["would_destroy"]} == {("zone", "identity"), ("zone", "content")}
+    text = env.as_user("admin", "retention", "run", "--as-of", "2099-01-01")
+    assert text.code == 0 and "nothing was destroyed" in text.out and "Would destroy zone identity" in text.out
+
+    # Nothing happened: keys, zones and the register are as they were, and today nothing is due.
+    assert sorted(p.name for p in env.keys.iterdir()) == keys_before
+    assert env.as_user("steward", "quarantine", "list").code == 0
+    today = env.as_user("admin", "retention", "run", "--json")
+    assert today.code == 0 and today.json() == []
+    assert sorted(p.name for p in env.keys.iterdir()) == keys_before
+    status = env.as_user("admin", "retention", "status", "--as-of", "2099-01-01", "--json").json()
+    assert isinstance(status, list) and all(i["due"] for i in status)  # status --as-of still judges that date
+    events = env.as_user("privacy_officer", "audit", "show", "--limit", "500", "--json").json()
+    assert isinstance(events, list)
+    assert not [e for e in events if e["action"] == "retention.destroy"]
+    runs = [e["detail"] for e in events if e["action"] == "retention.run"]
+    assert runs[0]["dry_run"] is True and runs[0]["destroyed"] == 0 and runs[0]["would_destroy"] == 2
+    assert env.as_user("privacy_officer", "retention", "run", "--as-of", "2099-01-01").code == 3  # admin only
