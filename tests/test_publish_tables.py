@@ -7,6 +7,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -310,7 +311,7 @@ def test_a_publication_records_the_audit_log_head_and_tells_the_officer_alone_wh
     events = env.as_user("privacy_officer", "audit", "show", "--limit", "500", "--json").json()
     assert isinstance(events, list)
     (run,) = [e for e in events if e["action"] == "publish.run"]
-    with sqlite3.connect(env.workspace / "linkhaven.db") as db:
+    with closing(sqlite3.connect(env.workspace / "linkhaven.db")) as db:
         chain = dict(db.execute("SELECT seq, hash FROM audit_events").fetchall())
     head = manifest["audit_log_head"]
     assert head == {"seq": run["seq"] - 1, "hash": chain[run["seq"] - 1]}  # the last event before its own
