@@ -295,8 +295,10 @@ def test_the_old_labels_would_have_failed_the_audit_the_single_mark_passes(case:
 def test_a_mark_the_audit_cannot_interpret_stops_it_and_legacy_primary_marks_count_as_at_least_one() -> None:
     description = {"table": "t", "protection_level": P, "sums": [{"total": "T", "parts": ["a", "b"]}], "at_most": []}
     rows = [{"cell": "T", "status": "published", "value": "40"}, {"cell": "a", "status": "suppressed", "value": ""}]
-    with pytest.raises(UnknownMark, match="must be one of published, suppressed"):
+    with pytest.raises(UnknownMark, match="line 4: the status 'small'.* must be one of published, suppressed"):
         ReaderView().add_table(description, [*rows, {"cell": "b", "status": "small", "value": ""}], "", current=True)
+    with pytest.raises(UnknownMark, match="'primary'"):  # a rate's mark is read too, though it names no count
+        ReaderView().add_table(description, [*rows, {"cell": "", "status": "primary", "value": ""}], "", current=True)
     legacy = ReaderView()
     legacy.add_table(description, [*rows, {"cell": "b", "status": "suppressed-primary", "value": ""}], "", True)
     result = legacy.audit()

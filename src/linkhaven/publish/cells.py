@@ -38,10 +38,6 @@ class Status(IntEnum):
     def label(self) -> str:
         return LEDGER_LABELS[self]
 
-    @property
-    def mark(self) -> str:
-        return public_mark(self)
-
 
 LEDGER_LABELS = {
     Status.PUBLISHED: "published",

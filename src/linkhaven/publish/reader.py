@@ -62,25 +62,25 @@ class ReaderView:
         slack = float((description.get("rounding") or {}).get("max_error", 0))
         if current:
             self.protection_level = max(self.protection_level, float(description["protection_level"]))
-        for row in rows:
+        for line, row in enumerate(rows, start=2):
+            mark = row.get("status", "")
+            if mark not in PUBLIC_MARKS and mark not in LEGACY_MARKS:
+                raise UnknownMark(
+                    f"table {description['table']}, line {line}: the status '{mark}' is not a mark the attacker "
+                    f"audit can interpret; a published status must be one of {', '.join(PUBLIC_MARKS)}."
+                )
             key = row.get("cell") or ""
             if not key:  # a rate or a mean: computed from the counts, or hidden with them
                 continue
             index = self.system.add_cell(key, math.nan, table)
             if current:
                 self.current.add(index)
-            mark = row.get("status", "")
             if mark == PUBLISHED:
                 self.publish(index, float(row["value"]), slack)
-            elif mark in PUBLIC_MARKS or mark in LEGACY_MARKS:
+            else:
                 self.hidden.add(index)
                 if mark == LEGACY_PRIMARY:
                     self.floor[index] = max(self.floor.get(index, 0.0), 1.0)
-            else:
-                raise UnknownMark(
-                    f"table {description['table']} marks cell {key} '{mark}', which the attacker audit cannot "
-                    f"interpret; a published status must be one of {', '.join(PUBLIC_MARKS)}."
-                )
         for constraint in description.get("sums", ()):
             self.system.add_sum(
                 self.system.add_cell(constraint["total"], math.nan, table),
