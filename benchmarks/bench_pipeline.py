@@ -83,7 +83,7 @@ def main() -> int:
         "release_timings_seconds": report["timings_seconds"],
         "publication_base": {k: base[k] for k in ("id", "rows", "rows_suppressed", "persons", "overall_risk_after")},
         "publication_base_levels": {k: v["applied"] for k, v in base_report["transformations"]["levels"].items()},
-        "publication": {"cells": publication["cells"],
+        "publication": {"cells": publication["cells"], "internal": publication["internal"],
                         "audit": {k: v for k, v in publication["audit"].items() if k != "method"}},  # fmt: skip
         "machine": machine(),
     }

@@ -42,8 +42,8 @@ def child(panel: str, out: str) -> int:
                 "seconds": round(time.perf_counter() - started, 2),
                 "panel_rows": protected.computed.panel_rows,
                 "tables": len(manifest["tables"]),
-                "cells": manifest["cells"],
-                "suppression": manifest["suppression"],
+                "cells": {**manifest["cells"], **protected.hidden_counts()},
+                "suppression": protected.stats.as_dict(),
                 "audit": manifest["audit"],
                 "timings_seconds": manifest["timings_seconds"],
             }

@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 
 from linkhaven.publish import lp
 from linkhaven.publish.audit import Knowledge, audit
-from linkhaven.publish.cells import CellSystem, Status, SumKind
+from linkhaven.publish.cells import CellSystem, Status, SumKind, public_mark
 from linkhaven.publish.indicators import Computed
 from linkhaven.publish.ledger import Ledger
 from linkhaven.publish.publication import PublicationRefused, Settings, extend_ledger, gate, protect
+from linkhaven.publish.reader import ReaderView, UnknownMark
 from linkhaven.publish.suppress import Rules, primary
 
 P = 10
@@ -244,3 +245,96 @@ def test_property_every_hidden_cell_is_protected_and_no_small_count_is_published
     assert not ((v > 0) & (v < P) & published).any()
     for width in widths(g.system, protected.status).values():
         assert width >= P - 1e-6 or math.isinf(width)
+
+
+# -- what a reader sees: one mark for every hidden cell ---------------------------------------
+def reader_view(system: CellSystem, status: np.ndarray) -> ReaderView:
+    """The tables as published: every count with its public mark, its value where shown, every sum."""
+    view = ReaderView()
+    rows = [
+        {"cell": key, "status": public_mark(int(status[i])), "value": "" if status[i] else f"{system.values[i]:g}"}
+        for i, key in enumerate(system.keys)
+    ]
+    sums = [{"total": system.keys[t], "parts": [system.keys[p] for p in parts]} for t, parts, _ in system.sums]
+    view.add_table({"table": "t", "protection_level": P, "sums": sums, "at_most": []}, rows, "", current=True)
+    return view
+
+
+def labelled(view: ReaderView, system: CellSystem, status: np.ndarray) -> Knowledge:
+    """The same knowledge, plus what the old labels told: a 'suppressed-primary' count is 1 to P - 1."""
+    knowledge = view.knowledge()
+    for i in np.flatnonzero(status == Status.PRIMARY):
+        index = view.system.index[system.keys[i]]
+        knowledge.low[index], knowledge.high[index] = 1.0, P - 1.0
+    return knowledge
+
+
+@pytest.mark.parametrize("case", ["line", "grid"])
+def test_the_old_labels_would_have_failed_the_audit_the_single_mark_passes(case: str) -> None:
+    if case == "line":  # T = 17 = a + b: with a in [1, 9], b = 17 - a is pinned to [8, 16]
+        system = _line({"a": 5, "b": 12}, "T", "one").system
+    else:  # the 4-cycle around the 3 moves by -3 to 20; with the 3 in [1, 9], by -2 to 6 only
+        system = grid([[3, 20, 30], [25, 22, 40], [30, 35, 50]]).system
+    protected = protect(Computed(system, [], np.zeros(len(system), dtype=bool), [], 0), SETTINGS)
+    gate(protected)
+    status = protected.status
+    assert (status == Status.PRIMARY).any() and (status == Status.SECONDARY).any()
+    assert {public_mark(int(s)) for s in status[status != Status.PUBLISHED]} == {"suppressed"}
+
+    view = reader_view(system, status)
+    single = view.audit()
+    assert single.passed  # the published form: every hidden cell is anything from 0 up
+
+    with_labels = audit(view.system, labelled(view, system, status), P, view.knowledge().hidden)
+    assert not with_labels.passed
+    narrowed = {view.system.keys[i] for i in with_labels.failing}
+    complements = {system.keys[i] for i in np.flatnonzero(status == Status.SECONDARY)}
+    assert narrowed & complements  # a complement pinned below the protection level by the labels alone
+
+
+def test_a_mark_the_audit_cannot_interpret_stops_it_and_legacy_primary_marks_count_as_at_least_one() -> None:
+    description = {"table": "t", "protection_level": P, "sums": [{"total": "T", "parts": ["a", "b"]}], "at_most": []}
+    rows = [{"cell": "T", "status": "published", "value": "40"}, {"cell": "a", "status": "suppressed", "value": ""}]
+    with pytest.raises(UnknownMark, match="line 4: the status 'small'.* must be one of published, suppressed"):
+        ReaderView().add_table(description, [*rows, {"cell": "b", "status": "small", "value": ""}], "", current=True)
+    with pytest.raises(UnknownMark, match="'primary'"):  # a rate's mark is read too, though it names no count
+        ReaderView().add_table(description, [*rows, {"cell": "", "status": "primary", "value": ""}], "", current=True)
+    legacy = ReaderView()
+    legacy.add_table(description, [*rows, {"cell": "b", "status": "suppressed-primary", "value": ""}], "", True)
+    result = legacy.audit()
+    b, a = legacy.system.index["b"], legacy.system.index["a"]
+    assert (result.lower[b], result.upper[b]) == (1.0, 40.0) and result.upper[a] == 39.0
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables())
+def test_property_the_published_form_passes_whenever_the_gate_does_and_tells_no_more(values: list[list[int]]) -> None:
+    g = grid(values)
+    protected = protect(g.computed, SETTINGS)
+    if not protected.audit.passed:
+        return
+    view = reader_view(g.system, protected.status)
+    reader = view.audit()
+    assert reader.passed
+    internal = protected.audit
+    for i in np.flatnonzero(internal.audited):  # the reader knows no more than the unit's own audit assumed
+        j = view.system.index[g.system.keys[i]]
+        assert reader.lower[j] <= internal.lower[i] + 1e-6 and reader.upper[j] >= internal.upper[i] - 1e-6
+
+
+def test_feasible_point_certificates_start_from_the_published_facts_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large clusters are settled by feasible points; for the published audit the first point is found from
+    the program, not the true counts, so every interval stated is a fact about the files (and still sound)."""
+    g = grid([[3, 20, 30, 8], [25, 22, 40, 1], [30, 35, 50, 12]])
+    protected = protect(g.computed, SETTINGS)
+    view = reader_view(g.system, protected.status)
+    knowledge = view.knowledge()
+    exact = audit(view.system, knowledge, P, exact_only=True)
+    monkeypatch.setattr(lp, "CERTIFY_ABOVE", 0)  # certify even this small cluster by points
+    by_points = view.audit()
+    assert by_points.passed and np.array_equal(by_points.audited, exact.audited)
+    for i in np.flatnonzero(by_points.audited):
+        assert exact.lower[i] - 1e-6 <= by_points.lower[i] and by_points.upper[i] <= exact.upper[i] + 1e-6
+        assert by_points.upper[i] - by_points.lower[i] >= P - 1e-6
+    again = reader_view(g.system, protected.status).audit()
+    assert np.array_equal(again.lower, by_points.lower, equal_nan=True)

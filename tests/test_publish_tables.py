@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -16,6 +20,7 @@ from hypothesis import strategies as st
 from linkhaven.errors import InputError
 from linkhaven.publish import Protected, publish_panel, reaudit, rehearsal_panel
 from linkhaven.publish.publication import Settings
+from linkhaven.publish.reader import read_publications
 from linkhaven.spec import ProjectSpec, load_spec
 from tests.conftest import SPEC, Env
 
@@ -78,7 +83,7 @@ def test_every_table_is_long_form_with_value_status_and_constraints(published: t
         assert lines, name
         assert list(lines[0])[-4:] == ["statistic", "value", "status", "cell"]
         for line in lines:
-            assert line["status"] in {"published", "suppressed-primary", "suppressed-secondary"}
+            assert line["status"] in {"published", "suppressed"}
             assert (line["value"] == "") == (line["status"] != "published")
         description = json.loads((folder / "tables" / f"{name}.json").read_text())
         keys = {line["cell"] for line in lines if line["cell"]}
@@ -164,17 +169,76 @@ def test_reports_are_static_and_offline(published: tuple[Path, Protected]) -> No
     assert manifest["audit"]["passed"] and "tables/students-by-gender.csv" in manifest["files_sha256"]
 
 
+@pytest.fixture(scope="module")
+def rounded(
+    spec: ProjectSpec, panel: pa.Table, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Protected, dict[str, Any]]:
+    folder = tmp_path_factory.mktemp("pub") / "rounded"
+    protected, manifest = publish_panel(panel, spec, folder, settings=Settings(MIN, MIN, rounding_base=5))
+    return folder, protected, manifest
+
+
 def test_rounding_comes_on_top_of_suppression(
-    spec: ProjectSpec, panel: pa.Table, published: tuple[Path, Protected], tmp_path: Path
+    published: tuple[Path, Protected], rounded: tuple[Path, Protected, dict[str, Any]]
 ) -> None:
-    settings = Settings(MIN, MIN, rounding_base=5)
-    protected, manifest = publish_panel(panel, spec, tmp_path / "rounded", settings=settings)
+    folder, protected, manifest = rounded
     assert manifest["settings"]["rounding"] == {"base": 5, "method": "nearest", "max_error": 2}
     assert np.array_equal(published[1].status, protected.status)  # the same cells are hidden either way
-    for line in rows(tmp_path / "rounded", "students-by-gender"):
+    for line in rows(folder, "students-by-gender"):
         if line["status"] == "published":
             assert float(line["value"]) % 5 == 0
-    assert reaudit(tmp_path / "rounded").passed
+    assert reaudit(folder).passed
+
+
+def test_no_published_file_tells_which_rule_hid_a_cell(published: tuple[Path, Protected]) -> None:
+    folder, protected = published
+    hidden = protected.status[protected.current] != 0
+    assert (protected.status == 1).any() and (protected.status == 2).any()  # both kinds were hidden
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"manifest.json", "audit.json", "report.html", "report-young-readers.html"}
+    telling = re.compile(
+        r"suppressed-(primary|secondary)|primary_(small|full)|secondary_(line|protection|by|republished)"
+        r"|hidden_by_rules|hidden_as_complements|too few|is small",
+        re.IGNORECASE,
+    )
+    for path in files:
+        found = telling.search(path.read_text(encoding="utf-8"))
+        assert found is None, (path.name, found and found.group())
+    marks: set[str] = set()
+    for path in (folder / "tables").glob("*.csv"):
+        marks |= {line["status"] for line in rows(folder, path.stem) if line["value"] == ""}
+    assert marks == {"suppressed"}
+    manifest = json.loads((folder / "manifest.json").read_text())
+    counts = {"total": len(hidden), "published": int((~hidden).sum()), "suppressed": int(hidden.sum())}
+    assert manifest["cells"] == counts
+    assert "suppression" not in manifest
+    audit_doc = json.loads((folder / "audit.json").read_text())
+    fields = {"cell", "tables", "lower", "upper", "width", "protected", "interval"}
+    assert all(set(c) == fields for c in audit_doc["cells"])  # no status: every audited cell is hidden alike
+
+
+def test_hidden_figures_read_alike_in_both_reports() -> None:
+    from linkhaven.publish.reports import Bar, _plain_sentences, bar_chart
+
+    hidden_text = {size: bar_chart([Bar("In care", None)], "t", "", large=size) for size in (False, True)}
+    assert all("hidden to protect privacy" in text for text in hidden_text.values())
+    sentences = " ".join(_plain_sentences("count", "Students in care", "All students", "2022-23", None, 900.0))
+    assert "We do not show the number for students in care this year." in sentences
+    assert "small" not in sentences and "few" not in sentences  # a hidden figure is not said to be small
+
+
+def test_audit_json_is_what_anyone_recomputes_from_the_files(rounded: tuple[Path, Protected, dict[str, Any]]) -> None:
+    """The published intervals come from the published (rounded) values, never from the true counts:
+    `publish verify` on the files gives back exactly what audit.json says."""
+    folder, protected, _ = rounded
+    audit_doc = json.loads((folder / "audit.json").read_text())
+    result = reaudit(folder)
+    assert audit_doc["passed"] and result.passed
+    assert audit_doc["hidden_cells_audited"] == int(result.audited.sum()) == int((protected.status != 0).sum())
+    index = {key: i for i, key in enumerate(read_publications(folder).system.keys)}
+    for cell in audit_doc["cells"]:
+        i = index[cell["cell"]]
+        assert (cell["lower"], cell["upper"]) == (float(result.lower[i]), float(result.upper[i])), cell["cell"]
 
 
 def test_a_panel_repeating_a_person_year_is_refused(spec: ProjectSpec, panel: pa.Table, tmp_path: Path) -> None:
@@ -224,6 +288,34 @@ def test_publish_release_writes_registers_and_ledgers(
     runs = [e for e in events if e["action"] == "publish.run"]
     assert [e["outcome"] for e in runs] == ["ok", "ok"] and runs[0]["detail"]["audit_passed"] is True
     assert reads == ["R0001", "R0001"]
+
+
+def test_a_publication_records_the_audit_log_head_and_tells_the_officer_alone_what_hid_its_cells(
+    env: Env, spec: ProjectSpec, panel: pa.Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The release read is replaced by the rehearsal panel, as above; everything else is the workspace path."""
+    import linkhaven.spec
+    from linkhaven.publish import publication
+
+    monkeypatch.setattr(linkhaven.spec, "load_spec", lambda path: spec)
+    monkeypatch.setattr(publication, "_open_approved_release", lambda ws, rid, act: (panel, {"release_id": rid}))
+    result = env.as_user("deidentifier", "publish", "--release", "R0001")
+    assert result.code == 0, result.err
+    (listed,) = env.as_user("analyst", "publish", "list", "--json").json()  # type: ignore[misc]
+    assert f"{listed['cells_primary']} hidden by the rules, {listed['cells_secondary']} hidden as complements" in (
+        result.out.replace("\n", " ")
+    )
+    assert "For the privacy officer only" in result.out and listed["cells_primary"] > 0
+    folder = Path(listed["folder"])
+    manifest = json.loads((folder / "manifest.json").read_text())
+    events = env.as_user("privacy_officer", "audit", "show", "--limit", "500", "--json").json()
+    assert isinstance(events, list)
+    (run,) = [e for e in events if e["action"] == "publish.run"]
+    with closing(sqlite3.connect(env.workspace / "linkhaven.db")) as db:
+        chain = dict(db.execute("SELECT seq, hash FROM audit_events").fetchall())
+    head = manifest["audit_log_head"]
+    assert head == {"seq": run["seq"] - 1, "hash": chain[run["seq"] - 1]}  # the last event before its own
+    assert f"event {head['seq']}, hash <code>{head['hash']}</code>" in (folder / "report.html").read_text()
 
 
 @settings(

@@ -534,9 +534,9 @@ def test_cli_writes_and_reports_json(tmp_path: Path, capsys: pytest.CaptureFixtu
     summary = json.loads(capsys.readouterr().out)
     assert summary["files"]["onsis.csv"] == len(read(out / "onsis.csv"))
     assert json.loads((out / "synth.json").read_text())["rates"]["name_swap"]["cpin"] == 0.02
-    assert run(["synth", "--out", str(out), "--scale", "7"]) == 2
+    assert run(["synth", "--out", str(out), "--scale", "7", "--force"]) == 2
     rates.write_text("no_such_rate: 1\n", encoding="utf-8")
-    assert run(["synth", "--out", str(out), "--rates", str(rates)]) == 2
+    assert run(["synth", "--out", str(out), "--rates", str(rates), "--force"]) == 2
 
 
 def test_every_rate_is_documented() -> None:

@@ -1,4 +1,4 @@
-"""Helpers every stage's CLI module shares: opening the workspace, printing JSON or tables."""
+"""Helpers every stage's CLI module shares: opening the workspace, printing JSON or tables, checking `--out`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ console = Console()
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON object instead of a table.")
 KEYS_OPTION = typer.Option(None, "--keys", help="Key directory (default: LINKHAVEN_KEYS, else the one given at init).")
+FORCE_OPTION = typer.Option(False, "--force", help="Replace what --out names if it already exists.")
 
 
 def parse_date(text: str, option: str) -> date:
@@ -44,3 +45,45 @@ def emit_table(title: str, rows: list[dict[str, Any]], columns: list[str] | None
     for row in rows:
         table.add_row(*(str(row.get(c, "")) for c in columns))
     console.print(table)
+
+
+def workspace_containing(path: Path) -> Path | None:
+    """The workspace directory `path` is in (or is), if any: a directory holding the spec and the metadata store."""
+    from linkhaven.workspace.workspace import DB_FILE, SPEC_FILE
+
+    resolved = path.expanduser().resolve()
+    for directory in (resolved, *resolved.parents):
+        if (directory / SPEC_FILE).is_file() and (directory / DB_FILE).is_file():
+            return directory
+    return None
+
+
+def check_out(path: Path, force: bool = False, folder: bool = False, what: str = "the output") -> Path:
+    """The one rule for every `--out`: never inside a workspace, and never over what exists unless `force`.
+
+    A workspace holds only governed files (its spec, its store, sealed zones); writing a file into one
+    could replace the spec every command trusts, or leave plain data where only ciphertext belongs. For
+    a file, an existing one is replaced only with `--force` (never a directory); for a folder, an
+    existing non-empty one is written into only with `--force`. Commands whose file must always be new
+    (exports of personal or de-identified data) offer no `--force`.
+    """
+    workspace = workspace_containing(path)
+    if workspace is not None:
+        raise LinkhavenError(
+            f"--out {path} is inside the workspace {workspace}; write {what} outside any workspace "
+            "(a workspace holds only its spec, its store and sealed zone files)."
+        )
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise LinkhavenError(f"--out {path} exists and is not a folder; name a folder for {what}.")
+        if path.is_dir() and any(path.iterdir()) and not force:
+            raise LinkhavenError(
+                f"--out {path} is a folder that is not empty; name a new or empty folder for {what}, "
+                "or add --force to write into it (files of the same name are replaced)."
+            )
+        return path
+    if path.is_dir():
+        raise LinkhavenError(f"--out {path} is a folder; name a file for {what}.")
+    if (path.exists() or path.is_symlink()) and not force:
+        raise LinkhavenError(f"--out {path} already exists; name a new file for {what}, or add --force to replace it.")
+    return path

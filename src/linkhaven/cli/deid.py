@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from linkhaven.cli._common import JSON_OPTION, console, emit_json, emit_table, open_workspace
+from linkhaven.cli._common import JSON_OPTION, check_out, console, emit_json, emit_table, open_workspace
 from linkhaven.errors import LinkhavenError
 
 if TYPE_CHECKING:
@@ -131,12 +131,13 @@ def revoke(
 def read(
     ctx: typer.Context,
     release_id: str = typer.Argument(...),
-    out: Path = typer.Option(..., "--out", help="New Parquet file to write, outside the workspace."),
+    out: Path = typer.Option(..., "--out", help="New Parquet file to write, outside any workspace."),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Write a plain Parquet copy of a granted, approved release (analyst); the read is audited."""
     from linkhaven import deid as lib
 
+    check_out(out, what="the copy")
     receipt = lib.read_release(open_workspace(ctx), release_id, out)
     if json_out:
         emit_json(receipt.as_dict())

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from linkhaven.cli._common import JSON_OPTION, console, emit_json, emit_table, open_workspace, parse_date
+from linkhaven.cli._common import (
+    JSON_OPTION,
+    check_out,
+    console,
+    emit_json,
+    emit_table,
+    open_workspace,
+    parse_date,
+)
 from linkhaven.errors import LinkhavenError
 
 if TYPE_CHECKING:
@@ -153,10 +161,11 @@ def quarantine_list(
 def quarantine_export(
     ctx: typer.Context,
     delivery: str = typer.Option(..., "--delivery", help="The delivery whose quarantined rows to export."),
-    out: Path = typer.Option(..., "--out", help="New CSV file to write, outside the workspace."),
+    out: Path = typer.Option(..., "--out", help="New CSV file to write, outside any workspace."),
 ) -> None:
     """Export a delivery's quarantined rows WITH their values, so they can be fixed at the source (audited)."""
     from linkhaven import intake as lib
 
+    check_out(out, what="the export")
     count = lib.export_quarantine(open_workspace(ctx), delivery, out)
     typer.echo(f"{count} quarantined rows written to {out}. It holds personal information: handle it accordingly.")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from linkhaven.cli._common import JSON_OPTION, emit_json, emit_table, open_workspace, parse_date
+from linkhaven.cli._common import JSON_OPTION, check_out, emit_json, emit_table, open_workspace, parse_date
 from linkhaven.governance import assessments as assessment_lib
 from linkhaven.governance import incidents as incident_lib
 from linkhaven.governance import pack as pack_lib
@@ -165,28 +165,49 @@ def retention_status(ctx: typer.Context, as_of: str | None = AS_OF, json_out: bo
 
 
 @retention_app.command("run")
-def retention_run(ctx: typer.Context, as_of: str | None = AS_OF, json_out: bool = JSON_OPTION) -> None:
-    """Destroy what has expired (zone key first, then files) and write destruction certificates (admin)."""
-    day = parse_date(as_of, "--as-of") if as_of else date.today()
-    certificates = retention_lib.run_retention(open_workspace(ctx), day)
+def retention_run(
+    ctx: typer.Context,
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Dry run: show what a run on this date, YYYY-MM-DD, would destroy; destroy nothing."
+    ),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Destroy what has expired by today (zone key first, then files) and write destruction certificates (admin).
+
+    Nothing is destroyed before its date: with --as-of the run is a dry run and only lists what that date
+    would destroy."""
+    if as_of is not None:
+        day = parse_date(as_of, "--as-of")
+        due = [i.as_dict() for i in retention_lib.preview_retention(open_workspace(ctx), day)]
+        if json_out:
+            emit_json({"dry_run": True, "as_of": day.isoformat(), "destroyed": [], "would_destroy": due})
+            return
+        typer.echo(f"Dry run as of {day}: nothing was destroyed. Destruction happens only on or after the real date.")
+        for item in due:
+            typer.echo(f"Would destroy {item['kind']} {item['target']} (retained until {item['retain_until']}).")
+        if not due:
+            typer.echo("Nothing would be due on that date.")
+        return
+    certificates = retention_lib.run_retention(open_workspace(ctx))
     if json_out:
         emit_json(certificates)
         return
     for c in certificates:
         typer.echo(f"Destroyed {c['kind']} {c['target']}: certificate {c['id']} ({c['files']} files).")
     if not certificates:
-        typer.echo("Nothing is due.")
+        typer.echo("Nothing is due today.")
 
 
 @oversight_app.command("pack")
 def oversight_pack(
     ctx: typer.Context,
-    out: Path = typer.Option(..., "--out", help="New folder for the pack (outside the workspace)."),
+    out: Path = typer.Option(..., "--out", help="New folder for the pack, outside any workspace."),
     period_from: str | None = typer.Option(None, "--from", help="Start of the review period, YYYY-MM-DD."),
     period_to: str | None = typer.Option(None, "--to", help="End of the review period, YYYY-MM-DD."),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Write the review pack for the Commissioner: registers, audit verification, notices, reports, index."""
+    check_out(out, folder=True, what="the review pack")
     start = parse_date(period_from, "--from") if period_from else None
     end = parse_date(period_to, "--to") if period_to else None
     entries = pack_lib.build_pack(open_workspace(ctx), out, start, end)

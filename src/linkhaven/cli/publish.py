@@ -43,12 +43,14 @@ def publish(
     if json_out:
         emit_json(summary)
     else:
-        cells = summary["cells"]
+        cells, internal = summary["cells"], summary["internal"]
         typer.echo(
             f"Publication {summary['publication']}: {cells['published']} cells published, "
-            f"{cells['suppressed-primary']} hidden by the rules, "
-            f"{cells['suppressed-secondary']} hidden as complements; attacker audit passed "
-            f"({summary['audit']['linear_programs']} linear programs). Folder: {summary['folder']}"
+            f"{cells['suppressed']} suppressed; attacker audit of the files passed "
+            f"({summary['audit']['linear_programs']} linear programs). Folder: {summary['folder']}\n"
+            f"For the privacy officer only (the published files mark every hidden cell alike): "
+            f"{internal['hidden_by_rules']} hidden by the rules, {internal['hidden_as_complements']} hidden as "
+            "complements."
         )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 
+from linkhaven.cli._common import FORCE_OPTION, check_out
 from linkhaven.spec import NoticeFormat, load_spec, render_notice, spec_hash
 
 spec_app = typer.Typer(help="Check a project spec; register a new version in a workspace.", no_args_is_help=True)
@@ -55,9 +56,14 @@ def update(
 def render(
     spec: Path = typer.Option(..., "--spec", help="Project spec YAML."),
     fmt: NoticeFormat = typer.Option(NoticeFormat.MD, "--format", help="Markdown or self-contained HTML."),
-    out: Path | None = typer.Option(None, "--out", help="File to write (default: standard output)."),
+    out: Path | None = typer.Option(
+        None, "--out", help="File to write, outside any workspace (default: standard output)."
+    ),
+    force: bool = FORCE_OPTION,
 ) -> None:
     """Render the public notice from the spec, so it states exactly what the unit collects."""
+    if out is not None:
+        check_out(out, force, what="the notice")
     text = render_notice(load_spec(spec), fmt)
     if out is None:
         typer.echo(text, nl=False)

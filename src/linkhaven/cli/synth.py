@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from linkhaven.cli._common import FORCE_OPTION, check_out
+
 if TYPE_CHECKING:
     from linkhaven.synth import SynthSummary
 
@@ -21,7 +23,9 @@ console = Console()
 
 
 def synth(
-    out: Path = typer.Option(..., "--out", "-o", help="Directory to write the extracts into (created if missing)."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Directory to write the extracts into (created if missing), outside any workspace."
+    ),
     scale: float = typer.Option(
         0.001, "--scale", "-s", help="Share of the province: 1 = about 2 million students a year; 0.001 for tests."
     ),
@@ -34,10 +38,13 @@ def synth(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+    force: bool = FORCE_OPTION,
 ) -> None:
     """Write what the three institutions would send (cpin.csv, onsis.csv, eqao.csv), the ground
     truth (truth.csv, persons.csv) and synth.json, from a seeded synthetic population."""
     from linkhaven.synth import ErrorRates, generate, load_rates
+
+    check_out(out, force, folder=True, what="the extracts")
 
     rates = load_rates(rates_file) if rates_file is not None else ErrorRates()
     if quiet or as_json:

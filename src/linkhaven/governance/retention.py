@@ -119,15 +119,28 @@ def retention_status(ws: Workspace, as_of: date) -> list[RetentionItem]:
     return items
 
 
-def run_retention(ws: Workspace, as_of: date) -> list[dict[str, object]]:
-    """Destroy every item that is due; one certificate each; returns the certificates."""
+def run_retention(ws: Workspace) -> list[dict[str, object]]:
+    """Destroy every item due today; one certificate each; returns the certificates.
+
+    There is deliberately no date to pass: a retention period ends on a real day, and nothing is
+    destroyed before it (`preview_retention` shows what a later date would destroy, and destroys nothing).
+    """
     certificates: list[dict[str, object]] = []
+    day = date.today()  # the real date, from the system clock: the only date anything is destroyed on
     with ws.act(Action.RETENTION_RUN, obj="retention") as act, ws.exclusive():
-        for item in retention_items(ws, as_of):
+        for item in retention_items(ws, day):
             if item.due:
                 certificates.append(_destroy(ws, act.user, str(act.role), item))
-        act.detail.update(destroyed=len(certificates), as_of=as_of.isoformat())
+        act.detail.update(destroyed=len(certificates), as_of=day.isoformat())
     return certificates
+
+
+def preview_retention(ws: Workspace, as_of: date) -> list[RetentionItem]:
+    """A dry run: the items a run on `as_of` would destroy. Nothing is destroyed; audited as such."""
+    with ws.act(Action.RETENTION_RUN, obj="retention") as act:
+        due = [item for item in retention_items(ws, as_of) if item.due]
+        act.detail.update(dry_run=True, would_destroy=len(due), destroyed=0, as_of=as_of.isoformat())
+    return due
 
 
 def _destroy(ws: Workspace, user: str, role: str, item: RetentionItem) -> dict[str, object]:

@@ -109,10 +109,13 @@ def quarantine_summary(ws: Workspace, delivery_id: str | None = None) -> list[di
 
 
 def export_quarantine(ws: Workspace, delivery_id: str, out: Path) -> int:
-    """Write a delivery's quarantined rows, with their values, to a file the steward names (audited)."""
+    """Write a delivery's quarantined rows, with their values, to a file the steward names (audited).
+
+    The file is new and readable by its owner only (mode 0600), and no value in it runs as a
+    formula when it is opened in a spreadsheet (see `linkhaven.csvsafe`)."""
     with ws.act(Action.QUARANTINE_EXPORT, obj=f"delivery:{delivery_id}") as act:
         delivery = _find(ws, delivery_id)
-        if out.exists():
+        if out.exists() or out.is_symlink():
             raise WorkspaceError(f"{out} already exists; name a new file for the export.")
         if ws.root.resolve() in out.resolve().parents:
             raise WorkspaceError("Export outside the workspace: the workspace holds only encrypted zone files.")
@@ -125,9 +128,20 @@ def export_quarantine(ws: Workspace, delivery_id: str, out: Path) -> int:
 
 
 def _write_csv(table: pa.Table, out: Path) -> None:
+    """A new file, mode 0600, every formula-like cell neutralised; a failed write leaves no partial file."""
+    from linkhaven.csvsafe import neutralised, open_private
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "x", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(table.column_names)
-        for row in table.to_pylist():
-            writer.writerow(["" if v is None else v for v in row.values()])
+    try:
+        handle = open_private(out)
+    except FileExistsError:
+        raise WorkspaceError(f"{out} already exists; name a new file for the export.") from None
+    try:
+        with handle:
+            writer = csv.writer(handle)
+            writer.writerow(neutralised(table.column_names))
+            for row in table.to_pylist():
+                writer.writerow(neutralised(row.values()))
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise

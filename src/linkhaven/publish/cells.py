@@ -27,21 +27,36 @@ from linkhaven.errors import LinkhavenError
 
 
 class Status(IntEnum):
+    """Why a cell is shown or hidden. Internal: the ledger and the register keep it for the privacy
+    officer; nothing published does (see `public_mark`)."""
+
     PUBLISHED = 0
     PRIMARY = 1
     SECONDARY = 2
 
     @property
     def label(self) -> str:
-        return STATUS_LABELS[self]
+        return LEDGER_LABELS[self]
 
 
-STATUS_LABELS = {
+LEDGER_LABELS = {
     Status.PUBLISHED: "published",
     Status.PRIMARY: "suppressed-primary",
     Status.SECONDARY: "suppressed-secondary",
 }
-LABEL_STATUS = {label: status for status, label in STATUS_LABELS.items()}
+"""The internal labels, for the ledger and the register only; never written to a published file."""
+
+PUBLISHED = "published"
+SUPPRESSED = "suppressed"
+PUBLIC_MARKS = (PUBLISHED, SUPPRESSED)
+"""The only marks a reader sees. One mark for every hidden cell, whatever hid it: a label saying a
+cell is primary tells the reader it is between 1 and the minimum cell size minus 1, and with that
+most complements can be narrowed below the protection level (the audit models hidden cells as
+anything from 0 up)."""
+
+
+def public_mark(status: Status | int) -> str:
+    return PUBLISHED if int(status) == Status.PUBLISHED else SUPPRESSED
 
 
 class SumKind(IntEnum):

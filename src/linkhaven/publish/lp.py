@@ -122,6 +122,11 @@ class Program:
         such programs settle most cells of a large cluster at once; the remaining cells get their
         two exact programs. Returns (low, high, exact): for a cell settled by points, [low, high]
         is the range seen, which the exact attacker interval contains.
+
+        Without `truth` every point seen, the first included, is a vertex found from the program
+        alone, so the ranges it returns depend on nothing but what defines the feasible set: they
+        may be published. With `truth` (the unit's own audit) they start from the true values and
+        must not be.
         """
         columns = list(columns)
         if not USE_WARM_START or len(columns) <= CERTIFY_ABOVE:
@@ -129,12 +134,12 @@ class Program:
             return low, high, np.ones(len(columns), dtype=bool)
         highs = self._model()
         cols = np.asarray(columns)
-        seen_low = np.full(self.n, np.inf)
-        seen_high = np.full(self.n, -np.inf)
-        if truth is not None:
-            seen_low, seen_high = truth.astype(np.float64).copy(), truth.astype(np.float64).copy()
+        anchor = truth.astype(np.float64) if truth is not None else self._feasible_point(highs)
+        if anchor is None:  # no point to start from: every cell gets its two exact programs
+            low, high = self._solve_extremes(highs, columns)
+            return low, high, np.ones(len(columns), dtype=bool)
+        seen_low, seen_high = anchor.copy(), anchor.copy()
         # Finite boxes keep every random direction bounded; points inside them are still feasible.
-        anchor = truth if truth is not None else self.lower
         box = np.minimum(self.upper, anchor + 100.0 * max(width, 1.0))
         highs.changeColsBounds(self.n, np.arange(self.n, dtype=np.int32), self.lower, box)
         rng = np.random.default_rng(seed)
@@ -162,6 +167,14 @@ class Program:
             exact_low, exact_high = self._solve_extremes(highs, rest)
             low[~settled], high[~settled] = exact_low, exact_high
         return low, high, ~settled
+
+    def _feasible_point(self, highs: Any) -> FloatArray | None:
+        """A vertex of the feasible set, found with a zero objective (the model is left as it was)."""
+        highs.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), np.zeros(self.n))
+        highs.run()
+        if highs.getModelStatus() != _core.HighsModelStatus.kOptimal:
+            return None
+        return np.asarray(highs.getSolution().col_value, dtype=np.float64)
 
     def _inf_upper(self) -> FloatArray:
         inf = float(_core.kHighsInf)

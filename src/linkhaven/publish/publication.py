@@ -7,8 +7,14 @@ release, audits against the ledger, writes `<workspace>/publications/<ID>/`, and
 publication, its cells and the audit event in one transaction.
 
 The gate is not a step a caller can leave out: `protect` always ends with a full attacker audit
-of the final pattern (every hidden cell, earlier publications included), and nothing is written
-unless it passed.
+of the final pattern (every hidden cell, earlier publications included, with the true values of the
+published cells: the strictest case), and `write_publication` audits again what a reader gets: the
+tables read back from the files just written, one mark for every hidden cell, rounded values as
+their rounding interval, with every earlier publication. Nothing is published unless both pass,
+and `audit.json` gives the second, which anyone can reproduce from the files (`reaudit`).
+
+Which rule hid a cell (primary or complementary) is internal: the ledger and the register keep it,
+the CLI tells the officer the counts, and no published file says it (see `cells.public_mark`).
 """
 
 from __future__ import annotations
@@ -33,12 +39,14 @@ from numpy.typing import NDArray
 from sqlalchemy import func, insert, select
 
 from linkhaven import __version__
+from linkhaven.csvsafe import neutralise
 from linkhaven.errors import GateRefused, LinkhavenError
 from linkhaven.publish import ledger as ledger_store
 from linkhaven.publish.audit import AuditResult, Knowledge, audit, clusters_of
-from linkhaven.publish.cells import STATUS_LABELS, CellSystem, Status, SumKind
+from linkhaven.publish.cells import LEDGER_LABELS, PUBLISHED, SUPPRESSED, CellSystem, Status, SumKind
 from linkhaven.publish.indicators import MEETING, NOT_MEETING, Computed, Row, TableDef, compute
 from linkhaven.publish.ledger import Ledger
+from linkhaven.publish.reader import TABLES_DIR, ReaderView, read_publications
 from linkhaven.publish.suppress import Rules, StatusArray, SuppressionStats, primary, secondary
 from linkhaven.spec.indicators import ALL, IndicatorSet
 from linkhaven.spec.models import ProjectSpec
@@ -46,7 +54,6 @@ from linkhaven.spec.models import ProjectSpec
 logger = logging.getLogger(__name__)
 
 PUBLICATIONS_DIR = "publications"
-TABLES_DIR = "tables"
 MANIFEST = "manifest.json"
 AUDIT_FILE = "audit.json"
 REPORT = "report.html"
@@ -94,6 +101,16 @@ class Protected:
     current: NDArray[np.bool_]
     timings: dict[str, float] = field(default_factory=dict)
     earlier: list[str] = field(default_factory=list)
+    ledger: Ledger = field(default_factory=Ledger)
+    """The earlier publications this one was protected with; the reader's audit reads them too."""
+
+    def hidden_counts(self) -> dict[str, int]:
+        """Internal figures for the officer (CLI, register): never written to a published file."""
+        current = self.current
+        return {
+            "hidden_by_rules": int(((self.status == Status.PRIMARY) & current).sum()),
+            "hidden_as_complements": int(((self.status == Status.SECONDARY) & current).sum()),
+        }
 
 
 def _indicators(spec: ProjectSpec) -> IndicatorSet:
@@ -200,7 +217,7 @@ def protect(computed: Computed, settings: Settings, ledger: Ledger | None = None
         check = knowledge.hidden & (current | np.isin(labels, touched[touched >= 0]))
     result = audit(system, knowledge, settings.protection_level, check, values=values)
     timings["audit_seconds"] = time.perf_counter() - started
-    return Protected(computed, status, result, stats, current, timings, list(ledger.publications))
+    return Protected(computed, status, result, stats, current, timings, list(ledger.publications), ledger)
 
 
 def gate(protected: Protected) -> None:
@@ -242,11 +259,15 @@ def _row_value(
     settings: Settings,
     value_range: tuple[float, float] = (0.0, 1.0),
 ) -> tuple[str, str] | None:
-    """(value, status) of a table row; None for a rate of nobody (nothing to say)."""
+    """(value, mark) of a table row; None for a rate of nobody (nothing to say).
+
+    Every hidden row gets the one public mark, whatever hid it (its count's rule, a complement, too
+    few values behind a mean): the reason is internal."""
     status = protected.status
     if row.cell is not None:
-        label = STATUS_LABELS[Status(int(status[row.cell]))]
-        return ("" if math.isnan(shown[row.cell]) else f"{shown[row.cell]:g}", label)
+        if status[row.cell] != Status.PUBLISHED:
+            return ("", SUPPRESSED)
+        return (f"{shown[row.cell]:g}", PUBLISHED)
     denominator = row.denominator
     assert denominator is not None
     true_n = protected.computed.system.values[denominator]
@@ -257,25 +278,21 @@ def _row_value(
         complement = _complement(protected.computed, row.numerator, denominator)
         if complement is not None:
             cells.append(complement)
-        states = [Status(int(status[c])) for c in cells]
-        if any(s is Status.PRIMARY for s in states):
-            return ("", STATUS_LABELS[Status.PRIMARY])
-        if any(s is Status.SECONDARY for s in states):
-            return ("", STATUS_LABELS[Status.SECONDARY])
+        if any(status[c] != Status.PUBLISHED for c in cells):
+            return ("", SUPPRESSED)
         denominator_shown = shown[denominator]
         if denominator_shown <= 0:
             return None
-        return (f"{100.0 * shown[row.numerator] / denominator_shown:.1f}", STATUS_LABELS[Status.PUBLISHED])
+        return (f"{100.0 * shown[row.numerator] / denominator_shown:.1f}", PUBLISHED)
     # a mean follows its count, and needs enough persons with a value and not all at one end
-    count_status = Status(int(status[denominator]))
-    if count_status is not Status.PUBLISHED:
-        return ("", STATUS_LABELS[count_status])
+    if status[denominator] != Status.PUBLISHED:
+        return ("", SUPPRESSED)
     low, high = value_range
     if row.mean_n < settings.min_cell_size or row.mean_sum in (row.mean_n * low, row.mean_n * high):
-        return ("", STATUS_LABELS[Status.PRIMARY])
+        return ("", SUPPRESSED)
     mean = row.mean_sum / row.mean_n
     scale = 100.0 if row.statistic == "mean_percent" else 1.0
-    return (f"{scale * mean:.1f}", STATUS_LABELS[Status.PUBLISHED])
+    return (f"{scale * mean:.1f}", PUBLISHED)
 
 
 def _complement(computed: Computed, numerator: int, denominator: int) -> int | None:
@@ -315,7 +332,8 @@ def write_publication(
     meta: Mapping[str, Any],
     code_names: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """Write tables (CSV + constraints JSON), the audit, both reports and the manifest; return the manifest."""
+    """Write tables (CSV + constraints JSON), audit them as a reader, then the audit, both reports and
+    the manifest; return the manifest. Refused (tables removed again) if the reader's audit fails."""
     gate(protected)
     from linkhaven.publish.reports import write_reports
 
@@ -330,6 +348,7 @@ def write_publication(
     )
     table_files: list[dict[str, Any]] = []
     rendered: dict[str, list[dict[str, str]]] = {}
+    written: list[Path] = []
     for table in protected.computed.tables:
         columns = [
             indicators.period,
@@ -358,10 +377,11 @@ def write_publication(
             )
         rendered[table.name] = lines
         csv_path = folder / TABLES_DIR / f"{table.name}.csv"
+        written.append(csv_path)
         with csv_path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
             writer.writeheader()
-            writer.writerows(lines)
+            writer.writerows({k: neutralise(v) for k, v in line.items()} for line in lines)
         sums, at_most = _table_constraints(table, system)
         description = {
             "table": table.name,
@@ -374,6 +394,10 @@ def write_publication(
             "margin_code": ALL,
             "status_hierarchy": {k: list(v) for k, v in indicators.status.hierarchy.items()},
             "cells_are": "counts of distinct persons; non-negative integers; the `cell` column names each count",
+            "marks": {
+                PUBLISHED: "the value is shown",
+                SUPPRESSED: "the value is hidden; every hidden figure carries this one mark, whatever hid it",
+            },
             "sums": sums,
             "at_most": at_most,
             "min_cell_size": settings.min_cell_size,
@@ -383,6 +407,7 @@ def write_publication(
             "status of the students count with the same conditions",
         }
         json_path = folder / TABLES_DIR / f"{table.name}.json"
+        written.append(json_path)
         json_path.write_text(json.dumps(description, separators=(",", ":")) + "\n", encoding="utf-8")
         table_files.append(
             {
@@ -392,14 +417,23 @@ def write_publication(
                 "rows": len(lines),
             }
         )
-    audit_doc = audit_document(protected)
+    started = time.perf_counter()
+    view, result = _reader_audit(folder, protected.ledger, settings)
+    protected.timings["reader_audit_seconds"] = time.perf_counter() - started
+    if not result.passed:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise PublicationRefused(
+            f"The attacker audit of the files as a reader gets them refuses the publication: {len(result.failing)} "
+            f"hidden cells can be narrowed below the protection level of {result.protection_level:g}, although the "
+            "unit's own audit passed. The files tell more than the audit assumed; nothing was published. Report "
+            "this as a defect of linkhaven."
+        )
+    audit_doc = audit_document(view, result, protected.earlier)
     (folder / AUDIT_FILE).write_text(json.dumps(audit_doc, separators=(",", ":")) + "\n", encoding="utf-8")
-    write_reports(folder, protected, settings, indicators, rendered, meta, code_names or {})
+    write_reports(folder, protected, settings, indicators, rendered, meta, code_names or {}, result)
     current = protected.current
-    counts = {
-        STATUS_LABELS[s]: int(((protected.status == s) & current).sum())
-        for s in (Status.PUBLISHED, Status.PRIMARY, Status.SECONDARY)
-    }
+    published = int(((protected.status == Status.PUBLISHED) & current).sum())
     files = {}
     for path in sorted(folder.rglob("*")):
         if path.is_file() and path.name != MANIFEST:
@@ -413,8 +447,7 @@ def write_publication(
             "rounding": rounding,
             "full_cells": "suppress" if settings.full_cells else "allow",
         },
-        "cells": {"total": int(current.sum()), **counts},
-        "suppression": protected.stats.as_dict(),
+        "cells": {"total": int(current.sum()), PUBLISHED: published, SUPPRESSED: int(current.sum()) - published},
         "audit": {k: v for k, v in audit_doc.items() if k != "cells"},
         "earlier_publications": protected.earlier,
         "timings_seconds": {k: round(v, 3) for k, v in protected.timings.items()},
@@ -425,10 +458,19 @@ def write_publication(
     return manifest
 
 
-def audit_document(protected: Protected) -> dict[str, Any]:
-    """The audit result as published: intervals only, never a hidden cell's true value."""
-    result = protected.audit
-    system = protected.computed.system
+def _reader_audit(folder: Path, earlier: Ledger, settings: Settings) -> tuple[ReaderView, AuditResult]:
+    """The attacker audit on what a reader holds: the tables just written, read back, and every earlier
+    publication (from the ledger, which records exactly what each one showed)."""
+    view = ReaderView()
+    view.add_ledger(earlier)
+    view.add_folder(folder, current=True)
+    return view, view.audit(settings.protection_level)
+
+
+def audit_document(view: ReaderView, result: AuditResult, earlier: Sequence[str]) -> dict[str, Any]:
+    """The reader's audit as published: intervals computed from the published files only, never a
+    hidden cell's value, and never which rule hid it."""
+    system = view.system
     cells: list[dict[str, Any]] = []
     widths: list[float] = []
     for index in np.flatnonzero(result.audited):
@@ -437,7 +479,6 @@ def audit_document(protected: Protected) -> dict[str, Any]:
             {
                 "cell": system.keys[index],
                 "tables": sorted(system.tables[index]),
-                "status": STATUS_LABELS[Status(int(protected.status[index]))],
                 "lower": lower,
                 "upper": None if math.isinf(upper) else upper,
                 "width": None if math.isinf(upper) else round(upper - lower, 6),
@@ -450,20 +491,20 @@ def audit_document(protected: Protected) -> dict[str, Any]:
     return {
         "passed": result.passed,
         "protection_level": result.protection_level,
-        "method": "for each hidden cell, the smallest and largest value consistent with every published value, "
-        "every sum and at-most constraint of this and earlier publications, and non-negativity (HiGHS linear "
-        "programs). In clusters of more than a few hundred hidden cells, cells are first shown at least "
-        "protection-level wide by feasible points (interval 'contained': the exact attacker interval contains it); "
-        "every other cell's interval is solved exactly ('exact')",
-        "exact_intervals": int(result.exact.sum()),
+        "method": "for each hidden cell, the smallest and largest value consistent with what the published files "
+        "say: every published value (within its rounding error where rounded), every sum and at-most constraint of "
+        "this and earlier publications, and non-negativity; every hidden cell carries one mark, so nothing else is "
+        "known of it (HiGHS linear programs). In clusters of more than a few hundred hidden cells, cells are first "
+        "shown at least protection-level wide by feasible points found from the files alone (interval 'contained': "
+        "the exact attacker interval contains it); every other cell's interval is solved exactly ('exact')",
+        "exact_intervals": int((result.exact & result.audited).sum()),
         "hidden_cells_audited": int(result.audited.sum()),
         "clusters": result.clusters,
         "linear_programs": result.programs,
         "narrowest_width": min(widths, default=None),
-        "earlier_publications": protected.earlier,
+        "earlier_publications": list(earlier),
         "cells": cells,
     }
-
 
 # -- entry points -------------------------------------------------------------------------------
 def publish_panel(
@@ -546,6 +587,7 @@ def publish_release(ws: Any, release_id: str, publication_id: str | None = None)
             "spec_sha256": spec_hash(ws.spec_path()),
             "panel_rows": computed.panel_rows,
             **release_meta,
+            "audit_log_head": audit_log_head(ws),
         }
         manifest = write_publication(staging, protected, settings, indicators, meta, code_names_of(spec))
         final = ws.root / PUBLICATIONS_DIR / pub_id
@@ -558,7 +600,28 @@ def publish_release(ws: Any, release_id: str, publication_id: str | None = None)
         except BaseException:
             shutil.rmtree(final, ignore_errors=True)
             raise
-    return {"publication": pub_id, "folder": str(final), **{k: manifest[k] for k in ("cells", "audit")}}
+    return {
+        "publication": pub_id,
+        "folder": str(final),
+        **{k: manifest[k] for k in ("cells", "audit", "audit_log_head")},
+        "internal": {**protected.hidden_counts(), "suppression": protected.stats.as_dict()},
+    }
+
+
+def audit_log_head(ws: Any) -> dict[str, Any] | None:
+    """The audit log's newest event as the publication is written: its sequence number and hash.
+
+    Recorded in the public manifest and report, it anchors the log outside the unit: anyone holding the
+    publication can later ask that event N still carry hash H, which no rewrite of the log before it can
+    keep true. `AuditLog` offers no public accessor for an event's hash, so this reads the chain's last row.
+    """
+    from linkhaven.workspace.store import audit_events
+
+    with ws.engine.connect() as conn:
+        last = conn.execute(
+            select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
+        ).first()
+    return None if last is None else {"seq": int(last[0]), "hash": str(last[1])}
 
 
 LedgerEntries = tuple[list[tuple[str, str, str, float | None]], list[tuple[str, list[str]]], list[tuple[str, str]]]
@@ -573,7 +636,7 @@ def ledger_entries(protected: Protected, settings: Settings) -> LedgerEntries:
         (
             system.keys[i],
             sorted(system.tables[i])[0],
-            STATUS_LABELS[Status(int(protected.status[i]))],
+            LEDGER_LABELS[Status(int(protected.status[i]))],
             None if math.isnan(shown[i]) else float(shown[i]),
         )
         for i in np.flatnonzero(in_current)
@@ -615,7 +678,9 @@ def _register(
     meta: Mapping[str, Any],
     manifest: Mapping[str, Any],
 ) -> None:
+    """The register row (with the internal counts the public files do not give) and the ledger."""
     cells, sums, at_most = ledger_entries(protected, settings)
+    hidden = protected.hidden_counts()
     with act.transaction() as conn:
         conn.execute(
             insert(ledger_store.publications).values(
@@ -628,8 +693,8 @@ def _register(
                 tables=len(protected.computed.tables),
                 cells=len(cells),
                 cells_published=int(manifest["cells"]["published"]),
-                cells_primary=int(manifest["cells"]["suppressed-primary"]),
-                cells_secondary=int(manifest["cells"]["suppressed-secondary"]),
+                cells_primary=hidden["hidden_by_rules"],
+                cells_secondary=hidden["hidden_as_complements"],
                 min_cell_size=settings.min_cell_size,
                 protection_level=settings.protection_level,
                 rounding_base=settings.rounding_base,
@@ -659,60 +724,10 @@ def list_publications(ws: Any) -> list[dict[str, Any]]:
 def reaudit(folder: Path, earlier: Sequence[Path] = ()) -> AuditResult:
     """Rerun the attacker audit from the published files alone (CSV values and constraints JSON).
 
-    What anyone holding the publications can do; published rounded values are taken as intervals.
+    What anyone holding the publications can do, and what the gate itself ran before publishing:
+    published rounded values are taken as intervals, every hidden cell as anything from 0 up.
     """
-    system = CellSystem()
-    low: dict[int, float] = {}
-    high: dict[int, float] = {}
-    hidden: set[int] = set()
-    current: set[int] = set()
-    for position, pub in enumerate([*earlier, folder]):
-        for json_path in sorted((pub / TABLES_DIR).glob("*.json")):
-            description = json.loads(json_path.read_text(encoding="utf-8"))
-            slack = (description["rounding"] or {}).get("max_error", 0)
-            with (pub / TABLES_DIR / description["csv"]).open(encoding="utf-8") as handle:
-                for line in csv.DictReader(handle):
-                    if not line["cell"]:
-                        continue
-                    index = system.add_cell(line["cell"], math.nan, description["table"])
-                    if position == len(earlier):
-                        current.add(index)
-                    if line["status"] == STATUS_LABELS[Status.PUBLISHED]:
-                        value = float(line["value"])
-                        low[index] = max(low.get(index, 0.0), value - slack)
-                        high[index] = min(high.get(index, math.inf), value + slack)
-                    else:
-                        hidden.add(index)
-            for constraint in description["sums"]:
-                system.add_sum(
-                    system.add_cell(constraint["total"], math.nan, description["table"]),
-                    [system.add_cell(p, math.nan, description["table"]) for p in constraint["parts"]],
-                    SumKind.BREAKDOWN,
-                )
-            for bound in description["at_most"]:
-                system.add_at_most(
-                    system.add_cell(bound["cell"], math.nan, description["table"]),
-                    system.add_cell(bound["at_most"], math.nan, description["table"]),
-                )
-    n = len(system)
-    is_hidden = np.zeros(n, dtype=bool)
-    is_hidden[list(hidden - set(low))] = True
-    lows = np.zeros(n)
-    highs = np.full(n, math.inf)
-    for index, value in low.items():
-        lows[index] = value
-    for index, value in high.items():
-        highs[index] = value
-    check = is_hidden.copy()
-    check[[i for i in range(n) if i not in current]] = False
-    return audit(system, Knowledge(is_hidden, lows, highs), _protection_level(folder), check)
-
-
-def _protection_level(folder: Path) -> float:
-    first = next(iter(sorted((folder / TABLES_DIR).glob("*.json"))), None)
-    if first is None:
-        return 0.0
-    return float(json.loads(first.read_text(encoding="utf-8"))["protection_level"])
+    return read_publications(folder, earlier).audit()
 
 
 def now_iso() -> str:

@@ -3,7 +3,9 @@
 Both are single HTML files with every chart drawn here as inline SVG: no script, no font, no CDN,
 nothing fetched, so they open offline and can be mailed or printed as they are. Both are built
 from the published table rows only (the CSV values after suppression and rounding), never from
-the true counts, so a report can show nothing the tables hide.
+the true counts, so a report can show nothing the tables hide. Every hidden figure is shown the
+same way, with the same words: a report never says why one was hidden ("too few students" would
+tell the reader the count is small, which the tables do not).
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ import jinja2
 from linkhaven.spec.indicators import ALL, IndicatorSet
 
 if TYPE_CHECKING:
+    from linkhaven.publish.audit import AuditResult
     from linkhaven.publish.publication import Protected, Settings
 
 PUBLISHED = "published"
+HIDDEN = "hidden"
+"""How every hidden figure reads in both reports, whatever hid it."""
+HIDDEN_IN_CHART = "hidden to protect privacy"
 MAIN_STATISTIC = {"count": "students", "share": "percent_meeting", "mean": "mean_percent"}
 
 _env = jinja2.Environment(
@@ -53,7 +59,7 @@ def _focus(indicators: IndicatorSet, present: set[str]) -> str:
 
 
 def bar_chart(bars: Sequence[Bar], title: str, unit: str, large: bool = False, maximum: float | None = None) -> str:
-    """A horizontal bar chart as an SVG string; hidden figures are labelled, never drawn."""
+    """A horizontal bar chart as an SVG string; hidden figures are marked (all alike), never drawn."""
     font = 22 if large else 13
     bar_height = 34 if large else 20
     gap = 14 if large else 8
@@ -81,7 +87,7 @@ def bar_chart(bars: Sequence[Bar], title: str, unit: str, large: bool = False, m
         if bar.value is None:
             parts.append(
                 f'<text x="{label_width}" y="{middle:.1f}" font-size="{font}" font-style="italic" '
-                f'fill="#555">{"hidden: too few students" if large else "hidden (protects small groups)"}</text>'
+                f'fill="#555">{HIDDEN_IN_CHART}</text>'
             )
             continue
         length = max(1.0, plot_width * bar.value / top_value)
@@ -115,8 +121,10 @@ def write_reports(
     rendered: Mapping[str, list[dict[str, str]]],
     meta: Mapping[str, Any],
     code_names: Mapping[str, Mapping[str, str]],
+    audit: AuditResult,
 ) -> None:
-    """Write report.html and report-young-readers.html into `folder`."""
+    """Write report.html and report-young-readers.html into `folder`; `audit` is the reader's audit (the
+    one `audit.json` gives)."""
     from linkhaven.publish.publication import REPORT, YOUNG_REPORT
 
     status_col, period = indicators.status.column, indicators.period
@@ -196,7 +204,7 @@ def write_reports(
         "settings": settings,
         "sections": sections,
         "young": young,
-        "audit": protected.audit,
+        "audit": audit,
         "cells": int(protected.current.sum()),
         "hidden": hidden,
         "earlier": protected.earlier,
@@ -210,7 +218,7 @@ def _format(row: Mapping[str, str] | None, unit: str) -> str:
     if row is None:
         return "–"
     if row["status"] != PUBLISHED:
-        return "hidden"
+        return HIDDEN
     value = float(row["value"])
     return f"{value:,.0f}" if unit == "" else f"{value:.1f}{unit}"
 
@@ -230,7 +238,6 @@ def _plain_sentences(
             if value is not None:
                 out.append(f"{who}: about {round(value):.0f} out of every 100.")
     if focus_value is None:
-        out.append(
-            f"We do not show the number for {focus.lower()} this year. The group is small, and we keep it private."
-        )
+        out.append(f"We do not show the number for {focus.lower()} this year.")
+        out.append("We hide some numbers so that nobody can find out about any one student.")
     return out
