@@ -24,8 +24,9 @@ FORMULAS = {
     "POSTAL_CODE": "@SUM(1+1)*cmd|' /C calc'!A0",
     "SCHOOL_NUMBER": "-2+3",
     "DATE_OF_BIRTH": "\t=1+2",  # also malformed: the row is quarantined
-    "GENDER": "\r=1+2",
 }
+# A carriage return cannot reach an export: it ends a physical record at intake (tests/test_intake_records.py);
+# csvsafe's rule for a cell starting with one is checked by test_property_no_neutralised_text_starts_a_formula.
 
 
 # -- CSV exports ------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import MetaData, select
 
+from linkhaven.csvsafe import neutralised
 from linkhaven.errors import LinkhavenError, WorkspaceError
 from linkhaven.governance.audit import AuditHead, Verification, anchored_head
 from linkhaven.governance.permissions import MATRIX, Action, Role
@@ -99,8 +100,8 @@ def _write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(["" if v is None else v for v in row] for row in rows)
+        writer.writerow(neutralised(header))
+        writer.writerows(neutralised(row) for row in rows)
 
 
 def _registers(ws: Workspace, out: Path) -> list[PackEntry]:

@@ -44,9 +44,9 @@ class Agreement:
 
 def publish_notice(ws: Workspace, published_on: date) -> NoticeVersion:
     """Record the notice rendered from the workspace's spec as published on `published_on`."""
-    from linkhaven.spec import load_spec, render_notice, spec_hash
+    from linkhaven.spec import render_notice
 
-    spec = load_spec(ws.spec_path())
+    spec = ws.spec()
     with ws.act(Action.NOTICE_PUBLISH, obj="notice") as act:
         text = render_notice(spec, "md")
         sources = sorted(spec.sources)
@@ -64,7 +64,7 @@ def publish_notice(ws: Workspace, published_on: date) -> NoticeVersion:
                 insert(notices).values(
                     version=version,
                     published_on=published_on.isoformat(),
-                    spec_sha256=spec_hash(ws.spec_path()),
+                    spec_sha256=ws.spec_sha256,
                     notice_sha256=hashlib.sha256(text.encode()).hexdigest(),
                     text=text,
                     sources=json.dumps(sources),
@@ -100,9 +100,7 @@ def add_agreement(
     valid_to: date,
 ) -> Agreement:
     """Register a data-sharing agreement (collection) or disclosure agreement."""
-    from linkhaven.spec import load_spec
-
-    spec = load_spec(ws.spec_path())
+    spec = ws.spec()
     unknown = sorted(set(sources) - set(spec.sources))
     if unknown:
         raise WorkspaceError(

@@ -72,9 +72,7 @@ def intake_file(
     progress: Progress | None = None,
 ) -> IntakeResult:
     """Take in a delivery of `source` with the checks and file format the workspace's spec declares."""
-    from linkhaven.spec import load_spec
-
-    spec = load_spec(ws.spec_path())
+    spec = ws.spec()
     rules = rules_for(spec, source)
     fmt = spec.source(source).format
     return take_in(ws, rules, path, fmt.delimiter, fmt.quote_char, str(fmt.encoding), supersedes, on, progress)
@@ -474,7 +472,7 @@ def _store(
                 superseded_by=None,
                 received_at=now(),
                 received_by=user,
-                spec_sha256=_spec_sha(ws),
+                spec_sha256=ws.spec_sha256,
             )
         )
         if supersedes is not None:
@@ -484,9 +482,3 @@ def _store(
                 .values(status="superseded", superseded_by=delivery_id)
             )
     return result
-
-
-def _spec_sha(ws: Workspace) -> str:
-    from linkhaven.spec import spec_hash
-
-    return spec_hash(ws.spec_path())

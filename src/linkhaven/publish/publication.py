@@ -608,20 +608,17 @@ def publish_release(ws: Any, release_id: str, publication_id: str | None = None)
     }
 
 
-def audit_log_head(ws: Any) -> dict[str, Any] | None:
-    """The audit log's newest event as the publication is written: its sequence number and hash.
+def audit_log_head(ws: Any) -> dict[str, Any]:
+    """The audit log's newest event that the key store's anchor vouches for, as the publication is written.
 
     Recorded in the public manifest and report, it anchors the log outside the unit: anyone holding the
-    publication can later ask that event N still carry hash H, which no rewrite of the log before it can
-    keep true. `AuditLog` offers no public accessor for an event's hash, so this reads the chain's last row.
+    publication can later ask that event N still carry hash H (`linkhaven audit verify --anchor N:H`),
+    which no rewrite or rollback of the log can keep true.
     """
-    from linkhaven.workspace.store import audit_events
+    from linkhaven.governance.audit import anchored_head
 
-    with ws.engine.connect() as conn:
-        last = conn.execute(
-            select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
-        ).first()
-    return None if last is None else {"seq": int(last[0]), "hash": str(last[1])}
+    head = anchored_head(ws.audit)
+    return {"seq": head.seq, "hash": head.hash}
 
 
 LedgerEntries = tuple[list[tuple[str, str, str, float | None]], list[tuple[str, list[str]]], list[tuple[str, str]]]
