@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from linkhaven.errors import InputError
-from linkhaven.intake.records import MAX_LINE_BYTES, SEPARATOR, ScanResult, scan_delivery
+from linkhaven.intake.records import MAX_LINE_BYTES, REASONS, SEPARATOR, ScanResult, scan_delivery
 from tests.test_intake import ONSIS_HEADER, onsis_row
 
 HEADER = ",".join(ONSIS_HEADER)
@@ -135,3 +135,8 @@ def test_canonical_hash_ignores_line_endings_encoding_bom_and_trailing_spaces(tm
     hashes.add(scan(tmp_path, text.encode("cp1252"), encoding="cp1252").canonical_sha256)
     assert len(hashes) == 1
     assert scan(tmp_path, text.replace("Émilie", "Emilie", 1).encode()).canonical_sha256 not in hashes
+
+
+def test_the_operations_guide_explains_every_line_reason() -> None:
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert [reason for reason in REASONS if f"`{reason}`" not in guide] == []
