@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select, update
 
+from linkhaven import schema
 from linkhaven.errors import AuditChainBroken, WorkspaceError
 from linkhaven.governance.audit import (
     ANCHOR_REMOVED,
@@ -45,7 +46,7 @@ def test_intact_log_verifies(log: AuditLog) -> None:
 
 
 def test_edited_event_is_caught(log: AuditLog) -> None:
-    _exec(log, update(store.audit_events).where(store.audit_events.c.seq == 4).values(outcome="denied"))
+    _exec(log, update(schema.audit_events).where(schema.audit_events.c.seq == 4).values(outcome="denied"))
     result = log.verify()
     assert not result.ok and result.first_broken == 4
 
@@ -53,7 +54,7 @@ def test_edited_event_is_caught(log: AuditLog) -> None:
 def test_edit_with_recomputed_hashes_is_caught_by_the_seal(log: AuditLog) -> None:
     """An editor without the audit key can rebuild the whole chain but not its MACs."""
     with log._engine.begin() as conn:
-        rows = conn.execute(select(store.audit_events).order_by(store.audit_events.c.seq)).mappings().all()
+        rows = conn.execute(select(schema.audit_events).order_by(schema.audit_events.c.seq)).mappings().all()
         prev = "0" * 64
         for row in rows:
             fields = {k: row[k] for k in ("seq", "ts", "actor", "role", "action", "object", "outcome", "detail")}
@@ -61,8 +62,8 @@ def test_edit_with_recomputed_hashes_is_caught_by_the_seal(log: AuditLog) -> Non
                 fields["actor"] = "someone_else"
             digest = _event_hash(prev, fields)
             conn.execute(
-                update(store.audit_events)
-                .where(store.audit_events.c.seq == row["seq"])
+                update(schema.audit_events)
+                .where(schema.audit_events.c.seq == row["seq"])
                 .values(actor=fields["actor"], prev_hash=prev, hash=digest)
             )
             prev = digest
@@ -72,28 +73,28 @@ def test_edit_with_recomputed_hashes_is_caught_by_the_seal(log: AuditLog) -> Non
 
 
 def test_deleted_event_is_caught(log: AuditLog) -> None:
-    _exec(log, delete(store.audit_events).where(store.audit_events.c.seq == 3))
+    _exec(log, delete(schema.audit_events).where(schema.audit_events.c.seq == 3))
     result = log.verify()
     assert not result.ok and result.first_broken == 3
 
 
 def test_reordered_events_are_caught(log: AuditLog) -> None:
-    _exec(log, update(store.audit_events).where(store.audit_events.c.seq == 5).values(seq=-5))
-    _exec(log, update(store.audit_events).where(store.audit_events.c.seq == 6).values(seq=5))
-    _exec(log, update(store.audit_events).where(store.audit_events.c.seq == -5).values(seq=6))
+    _exec(log, update(schema.audit_events).where(schema.audit_events.c.seq == 5).values(seq=-5))
+    _exec(log, update(schema.audit_events).where(schema.audit_events.c.seq == 6).values(seq=5))
+    _exec(log, update(schema.audit_events).where(schema.audit_events.c.seq == -5).values(seq=6))
     result = log.verify()
     assert not result.ok and result.first_broken == 5
 
 
 def test_truncated_tail_is_caught_by_the_head(log: AuditLog) -> None:
-    _exec(log, delete(store.audit_events).where(store.audit_events.c.seq > 7))
+    _exec(log, delete(schema.audit_events).where(schema.audit_events.c.seq > 7))
     result = log.verify()
     assert not result.ok and result.first_broken == 8
     assert "truncated" in (result.problem or "")
 
 
 def test_appending_after_truncation_does_not_hide_it(log: AuditLog) -> None:
-    _exec(log, delete(store.audit_events).where(store.audit_events.c.seq > 7))
+    _exec(log, delete(schema.audit_events).where(schema.audit_events.c.seq > 7))
     log.append("steward", "steward", "intake.status", "-", "ok")
     log.append("steward", "steward", "intake.status", "-", "ok")
     log.append("steward", "steward", "intake.status", "-", "ok")
@@ -101,7 +102,7 @@ def test_appending_after_truncation_does_not_hide_it(log: AuditLog) -> None:
 
 
 def test_forged_head_is_caught(log: AuditLog, tmp_path: Path) -> None:
-    _exec(log, delete(store.audit_events).where(store.audit_events.c.seq > 7))
+    _exec(log, delete(schema.audit_events).where(schema.audit_events.c.seq > 7))
     head = tmp_path / "audit.head"
     seq, digest, mac = head.read_text().split()
     head.write_text(f"7 {digest} {mac}\n")
@@ -149,7 +150,7 @@ def test_restoring_an_old_head_after_deleting_events_is_caught(anchored: AuditLo
     saved = head.read_bytes()
     for _ in range(5):
         anchored.append("steward", "steward", "quarantine.export", "delivery:1", "ok")
-    _exec(anchored, delete(store.audit_events).where(store.audit_events.c.seq > 10))
+    _exec(anchored, delete(schema.audit_events).where(schema.audit_events.c.seq > 10))
     head.write_bytes(saved)
     result = anchored.verify()
     assert not result.ok and result.first_broken == 11
@@ -173,7 +174,7 @@ def test_anchor_cannot_be_forged_or_moved_back(anchored: AuditLog, tmp_path: Pat
     """Moving the anchor back to before deleted events needs a seal only the audit key makes."""
     anchor = tmp_path / "keys" / "audit.anchor"
     _, _, mac = anchor.read_text().split()
-    _exec(anchored, delete(store.audit_events).where(store.audit_events.c.seq > 7))
+    _exec(anchored, delete(schema.audit_events).where(schema.audit_events.c.seq > 7))
     anchor.write_text(f"7 {_hash_of(anchored, 7)} {mac}\n")
     forged = "the key store's audit anchor is malformed or carries a forged seal"
     assert any(p.startswith(forged) for p in anchored.verify().problems)
@@ -191,7 +192,9 @@ def test_anchor_cannot_be_forged_or_moved_back(anchored: AuditLog, tmp_path: Pat
 
 def _hash_of(log: AuditLog, seq: int) -> str:
     with log._engine.connect() as conn:
-        return str(conn.execute(select(store.audit_events.c.hash).where(store.audit_events.c.seq == seq)).scalar_one())
+        return str(
+            conn.execute(select(schema.audit_events.c.hash).where(schema.audit_events.c.seq == seq)).scalar_one()
+        )
 
 
 def test_anchors_given_from_outside_are_checked(anchored: AuditLog) -> None:
@@ -251,8 +254,12 @@ def test_rollback_of_the_audit_tail_is_caught(env: Env) -> None:
     head = env.workspace / "audit.head"
     saved = head.read_bytes()
     kept, _ = _last_event(env)
-    for user, args in [("admin", ["user", "list"]), ("privacy_officer", ["audit", "show"]),
-                       ("steward", ["intake", "status"]), ("admin", ["user", "add", "eve", "--role", "analyst"])]:
+    for user, args in [
+        ("admin", ["user", "list"]),
+        ("privacy_officer", ["audit", "show"]),
+        ("steward", ["intake", "status"]),
+        ("admin", ["user", "add", "eve", "--role", "analyst"]),
+    ]:
         assert env.as_user(user, *args).code == 0  # fmt: skip
     removed_to, _ = _last_event(env)
     assert removed_to == kept + 4

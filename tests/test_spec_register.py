@@ -10,6 +10,7 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import delete, select, update
 
+from linkhaven import schema
 from linkhaven.workspace import Workspace, store
 from tests.conftest import SPEC, Env
 from tests.test_spec import laughs
@@ -31,14 +32,14 @@ def _edit_spec(env: Env) -> Path:
 
 def _events(env: Env) -> list[dict[str, object]]:
     with Workspace.open(env.workspace).engine.connect() as conn:
-        rows = conn.execute(select(store.audit_events).order_by(store.audit_events.c.seq)).mappings().all()
+        rows = conn.execute(select(schema.audit_events).order_by(schema.audit_events.c.seq)).mappings().all()
     return [dict(r, detail=json.loads(r["detail"])) for r in rows]
 
 
 def _versions(env: Env) -> list[tuple[int, str]]:
     with Workspace.open(env.workspace).engine.connect() as conn:
-        query = select(store.spec_versions.c.version, store.spec_versions.c.sha256)
-        return [tuple(r) for r in conn.execute(query.order_by(store.spec_versions.c.version))]  # type: ignore[misc]
+        query = select(schema.spec_versions.c.version, schema.spec_versions.c.sha256)
+        return [tuple(r) for r in conn.execute(query.order_by(schema.spec_versions.c.version))]  # type: ignore[misc]
 
 
 def test_init_registers_version_1_with_its_hash(env: Env) -> None:
@@ -126,7 +127,7 @@ def test_register_entry_rewritten_without_the_audit_key_is_refused(env: Env) -> 
     """Editing spec.yaml and writing its hash into the register does not help: the seal is under the audit key."""
     edited = _edit_spec(env)
     with Workspace.open(env.workspace).engine.begin() as conn:
-        conn.execute(update(store.spec_versions).values(sha256=hashlib.sha256(edited.read_bytes()).hexdigest()))
+        conn.execute(update(schema.spec_versions).values(sha256=hashlib.sha256(edited.read_bytes()).hexdigest()))
     refused = env.as_user("admin", "user", "list")
     assert refused.code == 4 and "seal not made with the audit key" in refused.err
     assert env.as_user("admin", "audit", "verify").code == 1
@@ -137,7 +138,7 @@ def test_rolling_the_register_back_to_an_older_version_is_caught_by_verify(env: 
     new.write_text(SPEC.read_text() + "\n# revised\n")
     assert env.as_user("privacy_officer", "spec", "update", str(new)).code == 0
     with Workspace.open(env.workspace).engine.begin() as conn:
-        conn.execute(delete(store.spec_versions).where(store.spec_versions.c.version == 2))
+        conn.execute(delete(schema.spec_versions).where(schema.spec_versions.c.version == 2))
     (env.workspace / "spec.yaml").write_bytes(SPEC.read_bytes())
     verify = env.as_user("admin", "audit", "verify", "--json")
     assert verify.code == 1

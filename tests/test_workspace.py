@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from linkhaven.workspace import Workspace, store
+from linkhaven import schema
+from linkhaven.workspace import Workspace
 from tests.conftest import SPEC, Cli, Env
 
 
@@ -55,7 +56,7 @@ def test_audit_verify_detects_tampering_through_the_cli(env: Env) -> None:
     assert intact.code == 0 and intact.json()["ok"] is True  # type: ignore[index]
     ws = Workspace.open(env.workspace)
     with ws.engine.begin() as conn:
-        conn.execute(update(store.audit_events).where(store.audit_events.c.seq == 2).values(actor="someone"))
+        conn.execute(update(schema.audit_events).where(schema.audit_events.c.seq == 2).values(actor="someone"))
     broken = env.as_user("admin", "audit", "verify", "--json")
     assert broken.code == 1
     assert json.loads(broken.out)["first_broken_event"] == 2

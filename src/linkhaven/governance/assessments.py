@@ -9,7 +9,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from linkhaven.errors import GateRefused, WorkspaceError
 from linkhaven.governance.permissions import Action
-from linkhaven.governance.registers import assessments
+from linkhaven.schema import assessments
 from linkhaven.workspace.workspace import Workspace, now
 
 KINDS = {"pia": "privacy impact assessment", "tra": "threat and risk assessment"}

@@ -34,7 +34,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, func, insert, select
 
 from linkhaven.errors import AuditChainBroken, WorkspaceError
-from linkhaven.workspace.store import audit_events
+from linkhaven.schema import audit_events
 
 GENESIS = "0" * 64
 DetailValue = str | int | float | bool | None

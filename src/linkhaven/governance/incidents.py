@@ -11,7 +11,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from linkhaven.errors import WorkspaceError
 from linkhaven.governance.permissions import Action
-from linkhaven.governance.registers import incidents
+from linkhaven.schema import incidents
 from linkhaven.workspace.workspace import Workspace, now
 
 UPDATABLE = ("description", "containment", "lessons", "people_affected", "individuals_notified_on", "ipc_notified_on")

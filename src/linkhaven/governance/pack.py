@@ -141,7 +141,7 @@ def _audit(
 
 
 def _notices(ws: Workspace, out: Path) -> list[PackEntry]:
-    from linkhaven.intake.register import notices
+    from linkhaven.schema import notices
 
     entries = []
     with ws.engine.connect() as conn:

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from sqlalchemy import delete, func, insert, inspect, select
 
+from linkhaven import schema
 from linkhaven.governance.permissions import Action
-from linkhaven.governance.registers import destructions
-from linkhaven.workspace import store
+from linkhaven.schema import destructions
 from linkhaven.workspace.keys import ZONES
 from linkhaven.workspace.workspace import Workspace, now
 
@@ -70,8 +70,8 @@ def retention_items(ws: Workspace, as_of: date) -> list[RetentionItem]:
     with ws.engine.connect() as conn:
         first = dict(
             conn.execute(
-                select(store.zone_tables.c.zone, func.min(store.zone_tables.c.created_at)).group_by(
-                    store.zone_tables.c.zone
+                select(schema.zone_tables.c.zone, func.min(schema.zone_tables.c.created_at)).group_by(
+                    schema.zone_tables.c.zone
                 )
             ).all()
         )
@@ -151,14 +151,16 @@ def _destroy(ws: Workspace, user: str, role: str, item: RetentionItem) -> dict[s
         certificate_id = f"C{count + 1:04d}"
         if item.kind == "zone":
             registered = (
-                conn.execute(select(store.zone_tables).where(store.zone_tables.c.zone == item.target)).mappings().all()
+                conn.execute(select(schema.zone_tables).where(schema.zone_tables.c.zone == item.target))
+                .mappings()
+                .all()
             )
             hashes = [{"file": f"zones/{item.target}/{r['name']}.lhz", "sha256": r["sha256"]} for r in registered]
             rows = sum(int(r["rows"]) for r in registered)
             ws.keys.destroy(item.target)
             shutil.rmtree(ws.root / "zones" / item.target, ignore_errors=True)
             (ws.root / "zones" / item.target).mkdir(parents=True, exist_ok=True)
-            conn.execute(delete(store.zone_tables).where(store.zone_tables.c.zone == item.target))
+            conn.execute(delete(schema.zone_tables).where(schema.zone_tables.c.zone == item.target))
             method = KEY_METHOD
         else:
             folder = ws.root / FOLDERS[item.kind] / item.target
@@ -168,8 +170,9 @@ def _destroy(ws: Workspace, user: str, role: str, item: RetentionItem) -> dict[s
             ]  # fmt: skip
             zone_files = (
                 conn.execute(
-                    select(store.zone_tables).where(
-                        store.zone_tables.c.zone == "releases", store.zone_tables.c.name.startswith(item.target.lower())
+                    select(schema.zone_tables).where(
+                        schema.zone_tables.c.zone == "releases",
+                        schema.zone_tables.c.name.startswith(item.target.lower()),
                     )
                 )
                 .mappings()
@@ -180,8 +183,8 @@ def _destroy(ws: Workspace, user: str, role: str, item: RetentionItem) -> dict[s
                 rows += int(row["rows"])
                 (ws.root / "zones" / "releases" / f"{row['name']}.lhz").unlink(missing_ok=True)
             conn.execute(
-                delete(store.zone_tables).where(
-                    store.zone_tables.c.zone == "releases", store.zone_tables.c.name.startswith(item.target.lower())
+                delete(schema.zone_tables).where(
+                    schema.zone_tables.c.zone == "releases", schema.zone_tables.c.name.startswith(item.target.lower())
                 )
             )
             shutil.rmtree(folder, ignore_errors=True)

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, insert, select
 
 from linkhaven.errors import WorkspaceError
 from linkhaven.governance.permissions import Action
-from linkhaven.governance.registers import project_state
+from linkhaven.schema import project_state
 
 HALTED_WHILE_SUSPENDED = frozenset(
     {

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from linkhaven.errors import WorkspaceError
 from linkhaven.governance.permissions import Action
-from linkhaven.intake.register import deliveries
+from linkhaven.schema import deliveries
 from linkhaven.workspace.workspace import Workspace
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from linkhaven.errors import GateRefused, WorkspaceError
 from linkhaven.governance.permissions import Action
-from linkhaven.intake.register import agreements, notices
+from linkhaven.schema import agreements, notices
 from linkhaven.workspace.workspace import Workspace, now
 
 

@@ -31,8 +31,8 @@ from linkhaven.intake.deliveries import current_deliveries
 from linkhaven.intake.gates import check_gates
 from linkhaven.intake.overcollection import SAMPLE_SIZE, Finding, find_overcollection
 from linkhaven.intake.reader import FileFacts, inspect_file, read_delivery
-from linkhaven.intake.register import deliveries
 from linkhaven.intake.rules import FieldRule, SourceRules, rules_for
+from linkhaven.schema import deliveries
 from linkhaven.sqlquote import lit, q
 from linkhaven.workspace.workspace import Act, Workspace, now
 

@@ -13,51 +13,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Column, Connection, Engine, Float, Integer, MetaData, String, Table, Text, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 
-metadata = MetaData()
-
-publications = Table(
-    "publications",
-    metadata,
-    Column("id", String(16), primary_key=True),
-    Column("release_id", String(32), nullable=False),
-    Column("folder", String(255), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("spec_sha256", String(64), nullable=False),
-    Column("manifest_sha256", String(64), nullable=False),
-    Column("tables", Integer, nullable=False),
-    Column("cells", Integer, nullable=False),
-    Column("cells_published", Integer, nullable=False),
-    Column("cells_primary", Integer, nullable=False),
-    Column("cells_secondary", Integer, nullable=False),
-    Column("min_cell_size", Integer, nullable=False),
-    Column("protection_level", Integer, nullable=False),
-    Column("rounding_base", Integer, nullable=True),
-    Column("audit_passed", Integer, nullable=False),
-    Column("created_at", String(32), nullable=False),
-    Column("created_by", String(64), nullable=False),
-)
-
-ledger_cells = Table(
-    "publication_cells",
-    metadata,
-    Column("publication_id", String(16), primary_key=True),
-    Column("cell", String(400), primary_key=True),
-    Column("table_name", String(128), nullable=False),
-    Column("status", String(24), nullable=False),
-    Column("value", Float, nullable=True),
-)
-
-ledger_constraints = Table(
-    "publication_constraints",
-    metadata,
-    Column("publication_id", String(16), primary_key=True),
-    Column("seq", Integer, primary_key=True, autoincrement=False),
-    Column("kind", String(8), nullable=False),
-    Column("cell", String(400), nullable=False),
-    Column("others", Text, nullable=False),
-)
+from linkhaven.schema import ledger_cells, ledger_constraints, publications
 
 
 @dataclass

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, func, insert, select
 
+from linkhaven import schema
 from linkhaven.errors import (
     GateRefused,
     LinkhavenError,
@@ -40,8 +41,8 @@ from linkhaven.errors import (
 )
 from linkhaven.governance.audit import AuditHead, AuditLog, DetailValue, Verification
 from linkhaven.governance.permissions import RUN_ON_UNREGISTERED_SPEC, Action, Role, decide
-from linkhaven.governance.registers import destructions
 from linkhaven.governance.suspension import HALTED_WHILE_SUSPENDED, current_state, record_state
+from linkhaven.schema import destructions
 from linkhaven.workspace import store
 from linkhaven.workspace.keys import AUDIT_KEY, KEYS_ENV, ZONES, KeyDirectory, fingerprint
 from linkhaven.workspace.zones import Zone, ZoneFile
@@ -163,7 +164,7 @@ class Workspace:
         workspace = cls(root, keys, info)
         store.upgrade(workspace.engine)
         with workspace.engine.begin() as conn:
-            conn.execute(insert(store.users).values(name=user, role=Role.ADMIN, added_at=now(), added_by=user))
+            conn.execute(insert(schema.users).values(name=user, role=Role.ADMIN, added_at=now(), added_by=user))
             workspace._register_spec(conn, 1, data, sha256, user)
             workspace.audit.append(
                 user,
@@ -229,7 +230,7 @@ class Workspace:
                 return  # a live writer is at work; its files are not leftovers
             with self.engine.connect() as conn:
                 registered: dict[str, set[str]] = {z: set() for z in ZONES}
-                for zone, name in conn.execute(select(store.zone_tables.c.zone, store.zone_tables.c.name)):
+                for zone, name in conn.execute(select(schema.zone_tables.c.zone, schema.zone_tables.c.name)):
                     registered.setdefault(zone, set()).add(name)
             removed = 0
             for zone in ZONES:
@@ -276,7 +277,7 @@ class Workspace:
     def register_zone_file(self, conn: Connection, written: ZoneFile, user: str) -> None:
         """Record a written table in the same transaction as the register entry that owns it."""
         conn.execute(
-            insert(store.zone_tables).values(
+            insert(schema.zone_tables).values(
                 zone=written.zone,
                 name=written.table,
                 rows=written.rows,
@@ -289,12 +290,12 @@ class Workspace:
     # -- users and permissions ----------------------------------------------------------------
     def role_of(self, user: str) -> Role | None:
         with self.engine.connect() as conn:
-            role = conn.execute(select(store.users.c.role).where(store.users.c.name == user)).scalar_one_or_none()
+            role = conn.execute(select(schema.users.c.role).where(schema.users.c.name == user)).scalar_one_or_none()
         return Role(role) if role else None
 
     def users(self) -> list[dict[str, str]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(store.users).order_by(store.users.c.name)).mappings().all()
+            rows = conn.execute(select(schema.users).order_by(schema.users.c.name)).mappings().all()
         return [dict(r) for r in rows]
 
     @contextmanager
@@ -353,7 +354,7 @@ class Workspace:
                 raise WorkspaceError(f"User '{name}' is already registered; roles are not changed by `user add`.")
             act.detail["role"] = str(role)
             with act.transaction() as conn:
-                conn.execute(insert(store.users).values(name=name, role=role, added_at=now(), added_by=act.user))
+                conn.execute(insert(schema.users).values(name=name, role=role, added_at=now(), added_by=act.user))
 
     # -- the spec in force ------------------------------------------------------------------------
     def spec_path(self) -> Path:
@@ -393,8 +394,8 @@ class Workspace:
         sha256 = hashlib.sha256(data).hexdigest()
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(store.spec_versions.c.version, store.spec_versions.c.sha256, store.spec_versions.c.mac)
-                .order_by(store.spec_versions.c.version.desc())
+                select(schema.spec_versions.c.version, schema.spec_versions.c.sha256, schema.spec_versions.c.mac)
+                .order_by(schema.spec_versions.c.version.desc())
                 .limit(1)
             ).first()
         if row is None:
@@ -431,7 +432,7 @@ class Workspace:
 
     def _register_spec(self, conn: Connection, version: int, data: bytes, sha256: str, user: str) -> None:
         conn.execute(
-            insert(store.spec_versions).values(
+            insert(schema.spec_versions).values(
                 version=version,
                 sha256=sha256,
                 text=data.decode("utf-8"),
@@ -468,7 +469,7 @@ class Workspace:
             try:
                 staged.write_bytes(data)
                 with act.transaction() as conn:
-                    latest = conn.execute(select(func.max(store.spec_versions.c.version))).scalar_one_or_none()
+                    latest = conn.execute(select(func.max(schema.spec_versions.c.version))).scalar_one_or_none()
                     version = (latest or 0) + 1
                     act.detail.update(spec_version=version, previous_version=latest)
                     self._register_spec(conn, version, data, sha256, act.user)
@@ -492,7 +493,7 @@ class Workspace:
     def _spec_register_problems(self, conn: Connection, check_log: bool) -> list[str]:
         """Every sealed version's seal and text, no version missing, and the log agreeing on the latest."""
         problems: list[str] = []
-        rows = conn.execute(select(store.spec_versions).order_by(store.spec_versions.c.version)).mappings().all()
+        rows = conn.execute(select(schema.spec_versions).order_by(schema.spec_versions.c.version)).mappings().all()
         for expected, row in enumerate(rows, start=1):
             version = row["version"]
             if version != expected:
@@ -511,10 +512,10 @@ class Workspace:
         # The log is intact here, so the last spec registration it records is what the register must end with:
         # deleting the newest version (to fall back to an older, still sealed one) is caught.
         logged = conn.execute(
-            select(store.audit_events.c.detail)
-            .where(store.audit_events.c.action.in_(("workspace.init", Action.SPEC_UPDATE.value)))
-            .where(store.audit_events.c.outcome == "ok")
-            .order_by(store.audit_events.c.seq.desc())
+            select(schema.audit_events.c.detail)
+            .where(schema.audit_events.c.action.in_(("workspace.init", Action.SPEC_UPDATE.value)))
+            .where(schema.audit_events.c.outcome == "ok")
+            .order_by(schema.audit_events.c.seq.desc())
             .limit(1)
         ).scalar_one_or_none()
         if logged is not None:

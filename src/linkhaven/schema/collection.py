@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Integer, String, Table, Text
 
-from linkhaven.workspace.store import metadata
+from linkhaven.schema.base import metadata
 
 notices = Table(
     "notices",
