@@ -48,6 +48,7 @@ from linkhaven.publish.indicators import MEETING, NOT_MEETING, Computed, Row, Ta
 from linkhaven.publish.ledger import Ledger
 from linkhaven.publish.reader import TABLES_DIR, ReaderView, read_publications
 from linkhaven.publish.suppress import Rules, StatusArray, SuppressionStats, primary, secondary
+from linkhaven.schema import publications
 from linkhaven.spec.indicators import ALL, IndicatorSet
 from linkhaven.spec.models import ProjectSpec
 
@@ -562,7 +563,7 @@ def publish_release(ws: Any, release_id: str, publication_id: str | None = None)
         table, release_meta = _open_approved_release(ws, release_id, act)
         earlier = ledger_store.load(ws.engine)
         with ws.engine.connect() as conn:
-            count = conn.execute(select(func.count()).select_from(ledger_store.publications)).scalar_one()
+            count = conn.execute(select(func.count()).select_from(publications)).scalar_one()
         pub_id = publication_id or f"pub-{count + 1:04d}"
         act.object = f"publication:{pub_id}"
         started = time.perf_counter()
@@ -680,7 +681,7 @@ def _register(
     hidden = protected.hidden_counts()
     with act.transaction() as conn:
         conn.execute(
-            insert(ledger_store.publications).values(
+            insert(publications).values(
                 id=pub_id,
                 release_id=release_id,
                 folder=str(folder.relative_to(ws.root)),
@@ -709,7 +710,7 @@ def list_publications(ws: Any) -> list[dict[str, Any]]:
     with ws.act(Action.PUBLISH_LIST) as act, ws.engine.connect() as conn:
         rows = [
             dict(r)
-            for r in conn.execute(select(ledger_store.publications).order_by(ledger_store.publications.c.id)).mappings()
+            for r in conn.execute(select(publications).order_by(publications.c.id)).mappings()
         ]
         act.detail["publications"] = len(rows)
     for row in rows:
