@@ -18,8 +18,8 @@ from linkhaven.governance.audit import (
     NO_ANCHOR_YET,
     AuditHead,
     AuditLog,
-    _event_hash,
     anchored_head,
+    event_hash,
 )
 from linkhaven.workspace import Workspace, store
 from tests.conftest import Env
@@ -60,7 +60,7 @@ def test_edit_with_recomputed_hashes_is_caught_by_the_seal(log: AuditLog) -> Non
             fields = {k: row[k] for k in ("seq", "ts", "actor", "role", "action", "object", "outcome", "detail")}
             if row["seq"] == 6:
                 fields["actor"] = "someone_else"
-            digest = _event_hash(prev, fields)
+            digest = event_hash(prev, fields)
             conn.execute(
                 update(schema.audit_events)
                 .where(schema.audit_events.c.seq == row["seq"])

@@ -7,7 +7,7 @@ import typer
 from linkhaven.cli._common import JSON_OPTION, emit_json, emit_table, open_workspace
 from linkhaven.errors import LinkhavenError
 from linkhaven.governance.audit import AuditHead
-from linkhaven.governance.permissions import Action
+from linkhaven.governance.audit_access import anchor_audit, audit_events, verify_audit
 
 audit_app = typer.Typer(help="Verify and read the hash-chained audit log.", no_args_is_help=True)
 
@@ -32,10 +32,7 @@ def verify(
         anchors = [AuditHead.parse(text) for text in anchor]
     except ValueError as err:
         raise LinkhavenError(f"--anchor: {err}.") from None
-    workspace = open_workspace(ctx)
-    with workspace.act(Action.AUDIT_VERIFY) as act:
-        result = workspace.verify(anchors)
-        act.detail.update(events=result.events, intact=result.ok, anchors_checked=len(anchors))
+    result = verify_audit(open_workspace(ctx), anchors)
     if json_out:
         emit_json(result.as_dict())
     elif result.ok:
@@ -60,10 +57,7 @@ def anchor_log(ctx: typer.Context) -> None:
     """Anchor the log of a workspace created before anchors were kept, once it verifies (admin, privacy officer).
 
     New workspaces are anchored at init, and the anchor moves forward with every command."""
-    workspace = open_workspace(ctx)
-    with workspace.act(Action.AUDIT_ANCHOR, obj="audit") as act:
-        head = workspace.audit.start_anchor()
-        act.detail.update(anchored_seq=head.seq)
+    head = anchor_audit(open_workspace(ctx))
     typer.echo(f"Audit log anchored in the key store at event {head.short()}.")
 
 
@@ -75,9 +69,7 @@ def show(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """List audit events (who, when, action, object, outcome, counts)."""
-    workspace = open_workspace(ctx)
-    with workspace.act(Action.AUDIT_SHOW):
-        events = [e.as_dict() for e in workspace.audit.events(since, limit)]
+    events = [e.as_dict() for e in audit_events(open_workspace(ctx), since, limit)]
     if json_out:
         emit_json(events)
     else:

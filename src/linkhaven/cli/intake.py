@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -19,10 +18,6 @@ from linkhaven.cli._common import (
     parse_date,
 )
 from linkhaven.errors import LinkhavenError
-
-if TYPE_CHECKING:
-    pass
-from linkhaven.governance.permissions import Action
 
 agreement_app = typer.Typer(help="Register and list data-sharing agreements.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="See and export rows that intake refused.", no_args_is_help=True)
@@ -59,9 +54,7 @@ def notice_list(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """List the notice versions and their publication dates."""
     from linkhaven import intake as lib
 
-    ws = open_workspace(ctx)
-    with ws.act(Action.NOTICE_LIST), ws.engine.connect() as conn:
-        rows = [n.__dict__ for n in lib.list_notices(conn)]
+    rows = [n.__dict__ for n in lib.notice_versions(open_workspace(ctx))]
     emit_json(rows) if json_out else emit_table("Notices", rows)
 
 
@@ -97,9 +90,7 @@ def agreement_list(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """List registered agreements."""
     from linkhaven import intake as lib
 
-    ws = open_workspace(ctx)
-    with ws.act(Action.AGREEMENT_LIST), ws.engine.connect() as conn:
-        rows = [a.__dict__ for a in lib.list_agreements(conn)]
+    rows = [a.__dict__ for a in lib.registered_agreements(open_workspace(ctx))]
     emit_json(rows) if json_out else emit_table("Agreements", rows)
 
 

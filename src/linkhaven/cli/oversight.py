@@ -12,7 +12,7 @@ from linkhaven.governance import assessments as assessment_lib
 from linkhaven.governance import incidents as incident_lib
 from linkhaven.governance import pack as pack_lib
 from linkhaven.governance import retention as retention_lib
-from linkhaven.governance.permissions import Action
+from linkhaven.governance.workspaces import set_suspended
 
 project_app = typer.Typer(help="Suspend or resume the project (an IPC order).", no_args_is_help=True)
 assessment_app = typer.Typer(help="Privacy impact and threat-risk assessments.", no_args_is_help=True)
@@ -34,14 +34,14 @@ def register(app: typer.Typer) -> None:
 @project_app.command("suspend")
 def suspend(ctx: typer.Context, reason: str = typer.Option(..., "--reason", help="Why (e.g. the IPC order).")) -> None:
     """Stop every collection, linkage, release and disclosure until resumed."""
-    open_workspace(ctx).set_suspended(True, reason)
+    set_suspended(open_workspace(ctx), True, reason)
     typer.echo("Project suspended: collection, linkage, release and disclosure are halted.")
 
 
 @project_app.command("resume")
 def resume(ctx: typer.Context, reason: str = typer.Option(..., "--reason", help="Why it may resume.")) -> None:
     """Lift a suspension."""
-    open_workspace(ctx).set_suspended(False, reason)
+    set_suspended(open_workspace(ctx), False, reason)
     typer.echo("Project resumed.")
 
 
@@ -62,9 +62,7 @@ def assessment_add(
 @assessment_app.command("list")
 def assessment_list(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """List recorded assessments."""
-    ws = open_workspace(ctx)
-    with ws.act(Action.AGREEMENT_LIST, obj="assessments"), ws.engine.connect() as conn:
-        rows = [a.as_dict() for a in assessment_lib.list_assessments(conn)]
+    rows = [a.as_dict() for a in assessment_lib.recorded_assessments(open_workspace(ctx))]
     emit_json(rows) if json_out else emit_table("Assessments", rows)
 
 

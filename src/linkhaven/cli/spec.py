@@ -42,9 +42,10 @@ def update(
 ) -> None:
     """Register a new version of the workspace's spec and put it in force (privacy officer); audited."""
     from linkhaven.cli._common import emit_json, open_workspace
+    from linkhaven.governance.workspaces import update_spec
 
     workspace = open_workspace(ctx)
-    version = workspace.update_spec(file)
+    version = update_spec(workspace, file)
     summary = {"version": version, "sha256": workspace.spec_sha256, "project": workspace.info.get("project_id")}
     if json_out:
         emit_json(summary)

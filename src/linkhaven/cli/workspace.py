@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from linkhaven.cli._common import JSON_OPTION, emit_json, emit_table, open_workspace
-from linkhaven.governance.permissions import Action, Role
-from linkhaven.workspace import Workspace
+from linkhaven.governance.permissions import Role
+from linkhaven.governance.workspaces import add_user, create_workspace, list_users
 
 user_app = typer.Typer(help="Register users and their roles.", no_args_is_help=True)
 
@@ -27,7 +27,7 @@ def init(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Create a workspace with its metadata store, zones and keys; you become its admin."""
-    workspace = Workspace.create(directory, spec, keys)
+    workspace = create_workspace(directory, spec, keys)
     summary = {
         "workspace": str(workspace.root),
         "keys": str(workspace.keys.path),
@@ -49,16 +49,14 @@ def user_add(
     role: Role = typer.Option(..., "--role", help="The user's role."),
 ) -> None:
     """Register a user with one role (admin only)."""
-    open_workspace(ctx).add_user(name, role)
+    add_user(open_workspace(ctx), name, role)
     typer.echo(f"User {name} registered as {role}.")
 
 
 @user_app.command("list")
 def user_list(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """List registered users and their roles."""
-    workspace = open_workspace(ctx)
-    with workspace.act(Action.USER_LIST):
-        users = workspace.users()
+    users = list_users(open_workspace(ctx))
     if json_out:
         emit_json(users)
     else:

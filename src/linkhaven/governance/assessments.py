@@ -9,6 +9,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from linkhaven.errors import GateRefused, WorkspaceError
 from linkhaven.governance.permissions import Action
+from linkhaven.governance.session import open_session
 from linkhaven.schema import assessments
 from linkhaven.workspace.workspace import Workspace, now
 
@@ -30,7 +31,7 @@ class Assessment:
 def add_assessment(ws: Workspace, kind: str, title: str, completed_on: date, reference: str) -> Assessment:
     if kind not in KINDS:
         raise WorkspaceError(f"Assessment kind must be one of {', '.join(KINDS)}.")
-    with ws.act(Action.ASSESSMENT_ADD, obj=f"assessment:{kind}") as act, act.transaction() as conn:
+    with open_session(ws, Action.ASSESSMENT_ADD, f"assessment:{kind}") as act, act.transaction() as conn:
         count = conn.execute(select(func.count()).select_from(assessments)).scalar_one()
         record = Assessment(f"S{count + 1:04d}", kind, title, completed_on.isoformat(), reference)
         conn.execute(insert(assessments).values(**record.as_dict(), recorded_at=now(), recorded_by=act.user))
@@ -42,6 +43,12 @@ def add_assessment(ws: Workspace, kind: str, title: str, completed_on: date, ref
 def list_assessments(conn: Connection) -> list[Assessment]:
     rows = conn.execute(select(assessments).order_by(assessments.c.id)).mappings().all()
     return [Assessment(r["id"], r["kind"], r["title"], r["completed_on"], r["reference"]) for r in rows]
+
+
+def recorded_assessments(ws: Workspace, user: str | None = None) -> list[Assessment]:
+    """Every recorded assessment (a governed read: checked and audited)."""
+    with open_session(ws, Action.AGREEMENT_LIST, "assessments", user), ws.engine.connect() as conn:
+        return list_assessments(conn)
 
 
 def check_assessments(conn: Connection, required: list[str], on: date) -> None:

@@ -27,14 +27,18 @@ import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, func, insert, select
 
 from linkhaven.errors import AuditChainBroken, WorkspaceError
 from linkhaven.schema import audit_events
+
+if TYPE_CHECKING:
+    from linkhaven.governance.verification import Verification
 
 GENESIS = "0" * 64
 DetailValue = str | int | float | bool | None
@@ -96,68 +100,7 @@ class AuditEvent:
         }
 
 
-@dataclass(frozen=True)
-class Verification:
-    """What verification found: `problem` is the first of `problems`, `first_broken` the first event concerned."""
-
-    ok: bool
-    events: int
-    first_broken: int | None = None
-    problem: str | None = None
-    problems: tuple[str, ...] = ()
-    head: AuditHead | None = None
-    """The log's last event, when the chain holds."""
-    anchor: AuditHead | None = None
-    """The event the key store's anchor names, when its seal holds."""
-    anchors_checked: int = 0
-    """How many anchors given from outside (`--anchor`) were checked."""
-    spec_version: int | None = None
-    """The spec version registered in force (set by `Workspace.verify`)."""
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "ok": self.ok,
-            "events": self.events,
-            "first_broken_event": self.first_broken,
-            "problem": self.problem,
-            "problems": list(self.problems),
-            "head": self.head.as_dict() if self.head else None,
-            "anchor": self.anchor.as_dict() if self.anchor else None,
-            "anchors_checked": self.anchors_checked,
-            "spec_version": self.spec_version,
-        }
-
-    def with_problems(self, problems: Sequence[str], spec_version: int | None) -> Verification:
-        """This result with more problems (found outside the log, e.g. the spec) appended."""
-        found = (*self.problems, *problems)
-        return Verification(
-            ok=not found,
-            events=self.events,
-            first_broken=self.first_broken,
-            problem=found[0] if found else None,
-            problems=found,
-            head=self.head,
-            anchor=self.anchor,
-            anchors_checked=self.anchors_checked,
-            spec_version=spec_version,
-        )
-
-
-@dataclass
-class _Findings:
-    """Problems found after the chain walk, each with the first event it concerns (None: no one event)."""
-
-    items: list[tuple[int | None, str]] = field(default_factory=list)
-
-    def add(self, event: int | None, problem: str) -> None:
-        self.items.append((event, problem))
-
-    def first_event(self) -> int | None:
-        events = [event for event, _ in self.items if event is not None]
-        return min(events) if events else None
-
-
-def _event_hash(prev_hash: str, fields: Mapping[str, object]) -> str:
+def event_hash(prev_hash: str, fields: Mapping[str, object]) -> str:
     body = json.dumps({"prev": prev_hash, **fields}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()
 
@@ -178,6 +121,26 @@ class AuditLog:
         self._key = key
         self._head_path = head_path
         self._anchor_path = anchor_path
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def has_anchor_store(self) -> bool:
+        """Whether this log is anchored in a key store (it is when opened through its workspace)."""
+        return self._anchor_path is not None
+
+    def read_head(self) -> tuple[int, str, str] | None:
+        """The head file's (sequence, hash, seal); None when missing or malformed."""
+        return self._read_head()
+
+    def read_anchor(self) -> tuple[int, str, str] | None:
+        """The key store anchor's (sequence, hash, seal); None when there is none, (0, "", "") when malformed."""
+        return None if self._anchor_path is None else self._read_sealed(self._anchor_path)
+
+    def seal_holds_event(self, digest: str, mac: str) -> bool:
+        return hmac.compare_digest(self._mac(digest), mac)
 
     def _mac(self, text: str) -> str:
         return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
@@ -233,7 +196,7 @@ class AuditLog:
             "outcome": outcome,
             "detail": json.dumps(dict(detail or {}), sort_keys=True),
         }
-        digest = _event_hash(prev, fields)
+        digest = event_hash(prev, fields)
         conn.execute(insert(audit_events).values(**fields, prev_hash=prev, hash=digest, mac=self._mac(digest)))
         return seq
 
@@ -337,20 +300,10 @@ class AuditLog:
         return last
 
     def start_anchor(self) -> AuditHead:
-        """Anchor a log that has no anchor because its workspace predates anchors, once the log verifies.
+        """Anchor a log that predates anchors, once it verifies (see `verification.start_anchor`)."""
+        from linkhaven.governance.verification import start_anchor
 
-        Refused for a workspace that was anchored at init: its anchor was removed, and anchoring the
-        log as it is now would vouch for whatever was done since."""
-        result = self.verify()
-        if ANCHOR_REMOVED in result.problems:
-            raise AuditChainBroken(f"Not anchored: {ANCHOR_REMOVED}.")
-        others = [problem for problem in result.problems if problem != NO_ANCHOR_YET]
-        if others:
-            raise AuditChainBroken(
-                f"Not anchored: the audit log does not verify ({others[0]}); an anchor would vouch for it as it is. "
-                "Report an incident and restore the workspace from a backup."
-            )
-        return self.create_anchor()
+        return start_anchor(self)
 
     def anchored(self) -> AuditHead:
         """The event the key store's anchor names, after checking its seal and that the log still holds it."""
@@ -398,105 +351,10 @@ class AuditLog:
             return int(conn.execute(select(func.count()).select_from(audit_events)).scalar_one())
 
     def verify(self, anchors: Sequence[AuditHead] = ()) -> Verification:
-        """Walk the chain from the first event, then check the head, the key store's anchor and `anchors`.
+        """Walk the chain and check the head and anchors (see `verification.verify_log`)."""
+        from linkhaven.governance.verification import verify_log
 
-        A broken chain is reported alone (its first broken event); past it, every problem found."""
-        prev = GENESIS
-        expected_seq = 1
-        total = 0
-        hashes: dict[int, str] = {}
-        anchored_at_init = False
-        with self._engine.connect() as conn:
-            rows = conn.execute(select(audit_events).order_by(audit_events.c.seq)).mappings()
-            for row in rows:
-                total += 1
-                seq = row["seq"]
-                if seq != expected_seq:
-                    return _broken(total, expected_seq, f"event {expected_seq} is missing or out of order")
-                fields = {k: row[k] for k in ("seq", "ts", "actor", "role", "action", "object", "outcome", "detail")}
-                if row["prev_hash"] != prev:
-                    return _broken(total, seq, f"event {seq} does not follow event {seq - 1}")
-                digest = _event_hash(prev, fields)
-                if digest != row["hash"]:
-                    return _broken(total, seq, f"event {seq} was altered (its hash does not match)")
-                if not hmac.compare_digest(self._mac(digest), row["mac"]):
-                    return _broken(total, seq, f"event {seq} carries a seal not made with the audit key")
-                if seq == 1 and row["action"] == "workspace.init":
-                    anchored_at_init = json.loads(row["detail"]).get("anchored") is True
-                prev = digest
-                hashes[seq] = digest
-                expected_seq += 1
-        findings = _Findings()
-        self._verify_head(total, hashes, findings)
-        anchor = self._verify_anchor(total, hashes, anchored_at_init, findings)
-        for given in anchors:
-            if given.seq > total:
-                findings.add(
-                    total + 1,
-                    f"the audit log ends at event {total} but the anchor {given.short()} records event {given.seq}: "
-                    "events were removed",
-                )
-            elif hashes.get(given.seq) != given.hash:
-                findings.add(
-                    given.seq,
-                    f"event {given.seq} is not the event the anchor {given.short()} names: the log was rewritten "
-                    "after that anchor was taken",
-                )
-        problems = tuple(problem for _, problem in findings.items)
-        return Verification(
-            ok=not problems,
-            events=total,
-            first_broken=findings.first_event(),
-            problem=problems[0] if problems else None,
-            problems=problems,
-            head=AuditHead(total, hashes[total]) if total else None,
-            anchor=anchor,
-            anchors_checked=len(anchors),
-        )
-
-    def _verify_head(self, total: int, hashes: dict[int, str], findings: _Findings) -> None:
-        head = self._read_head()
-        if head is None:
-            findings.add(total + 1 if total else 1, "the audit head file is missing or malformed")
-            return
-        head_seq, head_hash, head_mac = head
-        if not self.seal_holds(f"head {head_seq} {head_hash}", head_mac):
-            findings.add(head_seq, "the audit head file carries a forged seal")
-        elif head_seq > total:
-            findings.add(total + 1, f"the log ends at event {total} but the head says {head_seq}: truncated")
-        elif hashes.get(head_seq) != head_hash:
-            findings.add(head_seq, f"event {head_seq} is not the event the head names")
-
-    def _verify_anchor(
-        self, total: int, hashes: dict[int, str], anchored_at_init: bool, findings: _Findings
-    ) -> AuditHead | None:
-        if self._anchor_path is None:
-            return None
-        anchor = self._read_sealed(self._anchor_path)
-        if anchor is None:
-            findings.add(None, ANCHOR_REMOVED if anchored_at_init else NO_ANCHOR_YET)
-            return None
-        seq, digest, mac = anchor
-        if not self.seal_holds(f"anchor {seq} {digest}", mac):
-            findings.add(
-                None,
-                "the key store's audit anchor is malformed or carries a forged seal; restore the key directory "
-                "from its backup and report an incident",
-            )
-            return None
-        if seq > total:
-            findings.add(
-                total + 1,
-                f"the audit log ends at event {total} but the key store's anchor records event {seq}: "
-                "events were removed",
-            )
-        elif hashes.get(seq) != digest:
-            findings.add(seq, f"event {seq} is not the event the key store's anchor names: the log was rewritten")
-        return AuditHead(seq, digest)
-
-
-def _broken(total: int, seq: int, problem: str) -> Verification:
-    return Verification(False, total, seq, problem, (problem,))
+        return verify_log(self, anchors)
 
 
 def anchored_head(log: AuditLog) -> AuditHead:

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from linkhaven.errors import WorkspaceError
 from linkhaven.governance.permissions import Action
+from linkhaven.governance.session import open_session
 from linkhaven.schema import incidents
 from linkhaven.workspace.workspace import Workspace, now
 
@@ -31,7 +32,7 @@ class IncidentChange:
 
 
 def open_incident(ws: Workspace, title: str, found_on: date, change: IncidentChange) -> str:
-    with ws.act(Action.INCIDENT_MANAGE, obj="incident") as act, act.transaction() as conn:
+    with open_session(ws, Action.INCIDENT_MANAGE, "incident") as act, act.transaction() as conn:
         incident_id = record_incident(conn, title, found_on, change, act.user)
         act.object = f"incident:{incident_id}"
         act.detail.update(event="opened", people_affected=change.people_affected or 0)
@@ -57,7 +58,7 @@ def record_incident(conn: Connection, title: str, found_on: date, change: Incide
 
 
 def update_incident(ws: Workspace, incident_id: str, change: IncidentChange, close: bool = False) -> None:
-    with ws.act(Action.INCIDENT_MANAGE, obj=f"incident:{incident_id}") as act, act.transaction() as conn:
+    with open_session(ws, Action.INCIDENT_MANAGE, f"incident:{incident_id}") as act, act.transaction() as conn:
         status = conn.execute(select(incidents.c.status).where(incidents.c.id == incident_id)).scalar_one_or_none()
         if status is None:
             raise WorkspaceError(f"There is no incident {incident_id}; see `linkhaven incident list`.")
@@ -77,7 +78,7 @@ def update_incident(ws: Workspace, incident_id: str, change: IncidentChange, clo
 
 
 def list_incidents(ws: Workspace) -> list[dict[str, Any]]:
-    with ws.act(Action.INCIDENT_MANAGE, obj="incidents"), ws.engine.connect() as conn:
+    with open_session(ws, Action.INCIDENT_MANAGE, "incidents"), ws.engine.connect() as conn:
         return [dict(r) for r in conn.execute(select(incidents).order_by(incidents.c.id)).mappings()]
 
 

@@ -25,8 +25,10 @@ from sqlalchemy import MetaData, select
 
 from linkhaven.csvsafe import neutralised
 from linkhaven.errors import LinkhavenError, WorkspaceError
-from linkhaven.governance.audit import AuditHead, Verification, anchored_head
+from linkhaven.governance.audit import AuditHead, anchored_head
 from linkhaven.governance.permissions import MATRIX, Action, Role
+from linkhaven.governance.session import audit_log, open_session
+from linkhaven.governance.verification import Verification, verify_store
 from linkhaven.workspace.workspace import Workspace, now
 
 SKIPPED_TABLES = {"alembic_version", "audit_events"}
@@ -69,11 +71,11 @@ def build_pack(ws: Workspace, out: Path, period_from: date | None, period_to: da
         raise WorkspaceError(f"{out} is not empty; name a new folder for the review pack.")
     if ws.root.resolve() in out.resolve().parents or out.resolve() == ws.root.resolve():
         raise WorkspaceError("Write the review pack outside the workspace.")
-    with ws.act(Action.OVERSIGHT_PACK, obj="oversight-pack") as act:
+    with open_session(ws, Action.OVERSIGHT_PACK, "oversight-pack") as act:
         out.mkdir(parents=True, exist_ok=True)
         entries: list[PackEntry] = []
         entries += _registers(ws, out)
-        verification = ws.verify()
+        verification = verify_store(ws)
         head = _head(ws, verification)
         entries += _audit(ws, out, verification, period_from, period_to)
         entries += _notices(ws, out)
@@ -88,7 +90,7 @@ def build_pack(ws: Workspace, out: Path, period_from: date | None, period_to: da
 def _head(ws: Workspace, verification: Verification) -> PackHead:
     """The anchored head when the key store vouches for it, else the log's last event, saying why."""
     try:
-        head = anchored_head(ws.audit)
+        head = anchored_head(audit_log(ws))
     except LinkhavenError as err:
         return PackHead(verification.head, False, f"not anchored: {err}")
     if verification.head is not None and head != verification.head:
@@ -127,7 +129,7 @@ def _audit(
     (out / "audit" / "verification.json").write_text(json.dumps(verification, indent=2) + "\n")
     low = period_from.isoformat() if period_from else ""
     high = period_to.isoformat() + "\uffff" if period_to else "\uffff"
-    events = [e for e in ws.audit.events() if low <= e.ts <= high]
+    events = [e for e in audit_log(ws).events() if low <= e.ts <= high]
     _write_csv(
         out / "audit" / "events.csv",
         ["seq", "ts", "actor", "role", "action", "object", "outcome", "detail"],

@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, insert, inspect, select
 
 from linkhaven import schema
 from linkhaven.governance.permissions import Action
+from linkhaven.governance.session import audit_log, open_session, parse_workspace_spec
 from linkhaven.schema import destructions
 from linkhaven.workspace.keys import ZONES
 from linkhaven.workspace.workspace import Workspace, now
@@ -48,9 +49,7 @@ class RetentionItem:
 
 
 def _retention_days(ws: Workspace) -> tuple[dict[str, int], bool]:
-    from linkhaven.spec import load_spec
-
-    spec = load_spec(ws.spec_path())
+    spec = parse_workspace_spec(ws)
     days = {zone: spec.retention.days_for(zone) for zone in (*ZONES, "publications")}
     return days, spec.retention.destroy_identity_after_linkage
 
@@ -113,7 +112,7 @@ def _destroyed_targets(ws: Workspace) -> set[tuple[str, str]]:
 
 
 def retention_status(ws: Workspace, as_of: date) -> list[RetentionItem]:
-    with ws.act(Action.RETENTION_STATUS, obj="retention") as act:
+    with open_session(ws, Action.RETENTION_STATUS, "retention") as act:
         items = retention_items(ws, as_of)
         act.detail.update(items=len(items), due=sum(i.due for i in items), as_of=as_of.isoformat())
     return items
@@ -127,7 +126,7 @@ def run_retention(ws: Workspace) -> list[dict[str, object]]:
     """
     certificates: list[dict[str, object]] = []
     day = date.today()  # the real date, from the system clock: the only date anything is destroyed on
-    with ws.act(Action.RETENTION_RUN, obj="retention") as act, ws.exclusive():
+    with open_session(ws, Action.RETENTION_RUN, "retention") as act, ws.exclusive():
         for item in retention_items(ws, day):
             if item.due:
                 certificates.append(_destroy(ws, act.user, str(act.role), item))
@@ -137,7 +136,7 @@ def run_retention(ws: Workspace) -> list[dict[str, object]]:
 
 def preview_retention(ws: Workspace, as_of: date) -> list[RetentionItem]:
     """A dry run: the items a run on `as_of` would destroy. Nothing is destroyed; audited as such."""
-    with ws.act(Action.RETENTION_RUN, obj="retention") as act:
+    with open_session(ws, Action.RETENTION_RUN, "retention") as act:
         due = [item for item in retention_items(ws, as_of) if item.due]
         act.detail.update(dry_run=True, would_destroy=len(due), destroyed=0, as_of=as_of.isoformat())
     return due
@@ -194,9 +193,9 @@ def _destroy(ws: Workspace, user: str, role: str, item: RetentionItem) -> dict[s
             "destroyed_at": now(), "destroyed_by": user, "method": method, "files": len(hashes), "rows": rows,
         }  # fmt: skip
         conn.execute(insert(destructions).values(**certificate, hashes=json.dumps(hashes)))
-        ws.audit.append(
+        audit_log(ws).append(
             user, role, "retention.destroy", f"{item.kind}:{item.target}", "ok",
             {"certificate": certificate_id, "files": len(hashes), "rows": rows}, connection=conn,
         )  # fmt: skip
-    ws.audit.sync_head()
+    audit_log(ws).sync_head()
     return {**certificate, "hashes": hashes}

@@ -7,7 +7,14 @@ from linkhaven.intake.deliveries import (
     export_quarantine,
     quarantine_summary,
 )
-from linkhaven.intake.gates import add_agreement, list_agreements, list_notices, publish_notice
+from linkhaven.intake.gates import (
+    add_agreement,
+    list_agreements,
+    list_notices,
+    notice_versions,
+    publish_notice,
+    registered_agreements,
+)
 from linkhaven.intake.load import IntakeResult, intake_file, take_in
 
 __all__ = [
@@ -20,7 +27,9 @@ __all__ = [
     "intake_file",
     "list_agreements",
     "list_notices",
+    "notice_versions",
     "publish_notice",
     "quarantine_summary",
+    "registered_agreements",
     "take_in",
 ]

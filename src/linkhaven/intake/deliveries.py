@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from linkhaven.errors import WorkspaceError
 from linkhaven.governance.permissions import Action
+from linkhaven.governance.session import open_session
 from linkhaven.schema import deliveries
 from linkhaven.workspace.workspace import Workspace
 
@@ -73,7 +74,7 @@ def current_deliveries(ws: Workspace, source: str) -> list[Delivery]:
 
 def delivery_status(ws: Workspace) -> list[Delivery]:
     """Every delivery in the collection register (steward and privacy officer)."""
-    with ws.act(Action.INTAKE_STATUS, obj="deliveries") as act:
+    with open_session(ws, Action.INTAKE_STATUS, "deliveries") as act:
         found = _deliveries(ws)
         act.detail["deliveries"] = len(found)
     return found
@@ -88,7 +89,7 @@ def _find(ws: Workspace, delivery_id: str) -> Delivery:
 
 def quarantine_summary(ws: Workspace, delivery_id: str | None = None) -> list[dict[str, object]]:
     """Counts of quarantined rows by delivery, reason and field, with their line numbers (no values)."""
-    with ws.act(Action.QUARANTINE_LIST, obj=f"delivery:{delivery_id or 'all'}") as act:
+    with open_session(ws, Action.QUARANTINE_LIST, f"delivery:{delivery_id or 'all'}") as act:
         chosen = [_find(ws, delivery_id)] if delivery_id else _deliveries(ws)
         summary: list[dict[str, object]] = []
         zone = ws.zone("content")
@@ -113,7 +114,7 @@ def export_quarantine(ws: Workspace, delivery_id: str, out: Path) -> int:
 
     The file is new and readable by its owner only (mode 0600), and no value in it runs as a
     formula when it is opened in a spreadsheet (see `linkhaven.csvsafe`)."""
-    with ws.act(Action.QUARANTINE_EXPORT, obj=f"delivery:{delivery_id}") as act:
+    with open_session(ws, Action.QUARANTINE_EXPORT, f"delivery:{delivery_id}") as act:
         delivery = _find(ws, delivery_id)
         if out.exists() or out.is_symlink():
             raise WorkspaceError(f"{out} already exists; name a new file for the export.")

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from linkhaven.errors import GateRefused, WorkspaceError
 from linkhaven.governance.permissions import Action
+from linkhaven.governance.session import Session, open_session
 from linkhaven.schema import agreements, notices
 from linkhaven.workspace.workspace import Workspace, now
 
@@ -46,8 +47,8 @@ def publish_notice(ws: Workspace, published_on: date) -> NoticeVersion:
     """Record the notice rendered from the workspace's spec as published on `published_on`."""
     from linkhaven.spec import render_notice
 
-    spec = ws.spec()
-    with ws.act(Action.NOTICE_PUBLISH, obj="notice") as act:
+    with open_session(ws, Action.NOTICE_PUBLISH, "notice") as act:
+        spec = act.spec
         text = render_notice(spec, "md")
         sources = sorted(spec.sources)
         with act.transaction() as conn:
@@ -100,7 +101,21 @@ def add_agreement(
     valid_to: date,
 ) -> Agreement:
     """Register a data-sharing agreement (collection) or disclosure agreement."""
-    spec = ws.spec()
+    with open_session(ws, Action.AGREEMENT_ADD, "agreement") as act:
+        return _add_agreement(act, name, kind, parties, sources, data_classes, valid_from, valid_to)
+
+
+def _add_agreement(
+    act: Session,
+    name: str,
+    kind: str,
+    parties: list[str],
+    sources: list[str],
+    data_classes: list[str],
+    valid_from: date,
+    valid_to: date,
+) -> Agreement:
+    spec = act.spec
     unknown = sorted(set(sources) - set(spec.sources))
     if unknown:
         raise WorkspaceError(
@@ -110,7 +125,7 @@ def add_agreement(
         raise WorkspaceError("An agreement's end date cannot be before its start date.")
     if kind not in {"collection", "disclosure"}:
         raise WorkspaceError("Agreement kind must be 'collection' or 'disclosure'.")
-    with ws.act(Action.AGREEMENT_ADD, obj="agreement") as act, act.transaction() as conn:
+    with act.transaction() as conn:
         count = conn.execute(select(func.count()).select_from(agreements)).scalar_one()
         agreement = Agreement(
             f"A{count + 1:04d}",
@@ -156,6 +171,18 @@ def list_agreements(conn: Connection) -> list[Agreement]:
         )
         for r in rows
     ]
+
+
+def notice_versions(ws: Workspace, user: str | None = None) -> list[NoticeVersion]:
+    """Every published notice version, oldest first (a governed read: checked and audited)."""
+    with open_session(ws, Action.NOTICE_LIST, user=user), ws.engine.connect() as conn:
+        return list_notices(conn)
+
+
+def registered_agreements(ws: Workspace, user: str | None = None) -> list[Agreement]:
+    """Every registered agreement (a governed read: checked and audited)."""
+    with open_session(ws, Action.AGREEMENT_LIST, user=user), ws.engine.connect() as conn:
+        return list_agreements(conn)
 
 
 def check_gates(conn: Connection, source: str, data_classes: set[str], on: date) -> tuple[NoticeVersion, Agreement]:

@@ -27,6 +27,7 @@ from linkhaven.errors import GateRefused, InputError, WorkspaceError
 from linkhaven.governance.assessments import check_assessments
 from linkhaven.governance.incidents import IncidentChange, record_incident
 from linkhaven.governance.permissions import Action
+from linkhaven.governance.session import Session, open_session
 from linkhaven.intake.deliveries import current_deliveries
 from linkhaven.intake.gates import check_gates
 from linkhaven.intake.overcollection import SAMPLE_SIZE, Finding, find_overcollection
@@ -34,7 +35,7 @@ from linkhaven.intake.reader import FileFacts, inspect_file, read_delivery
 from linkhaven.intake.rules import FieldRule, SourceRules, rules_for
 from linkhaven.schema import deliveries
 from linkhaven.sqlquote import lit, q
-from linkhaven.workspace.workspace import Act, Workspace, now
+from linkhaven.workspace.workspace import Workspace, now
 
 Progress = Callable[[str], None]
 
@@ -72,10 +73,11 @@ def intake_file(
     progress: Progress | None = None,
 ) -> IntakeResult:
     """Take in a delivery of `source` with the checks and file format the workspace's spec declares."""
-    spec = ws.spec()
-    rules = rules_for(spec, source)
-    fmt = spec.source(source).format
-    return take_in(ws, rules, path, fmt.delimiter, fmt.quote_char, str(fmt.encoding), supersedes, on, progress)
+    with open_session(ws, Action.INTAKE_RUN, f"source:{source}") as session:
+        rules = rules_for(session.spec, source)
+        fmt = session.spec.source(source).format
+        encoding = str(fmt.encoding)
+        return _take_in(session, rules, path, fmt.delimiter, fmt.quote_char, encoding, supersedes, on, progress)
 
 
 def take_in(
@@ -89,31 +91,45 @@ def take_in(
     on: date | None = None,
     progress: Progress | None = None,
 ) -> IntakeResult:
+    """Take in `path` as a delivery of `rules.source` under rules given by the caller (not the spec's)."""
+    with open_session(ws, Action.INTAKE_RUN, f"source:{rules.source}") as session:
+        return _take_in(session, rules, path, delimiter, quote, declared_encoding, supersedes, on, progress)
+
+
+def _take_in(
+    act: Session,
+    rules: SourceRules,
+    path: Path,
+    delimiter: str,
+    quote: str,
+    declared_encoding: str,
+    supersedes: str | None,
+    on: date | None,
+    progress: Progress | None,
+) -> IntakeResult:
     """Take in `path` as a delivery of `rules.source`; returns the register entry's figures."""
+    ws = act.workspace
     say = progress or (lambda _step: None)
     today = on or date.today()
-    with ws.act(Action.INTAKE_RUN, obj=f"source:{rules.source}") as act:
-        act.detail["file"] = path.name
-        data_classes = {f.data_class for f in rules.fields}
-        with ws.engine.connect() as conn:
-            notice, agreement = check_gates(conn, rules.source, data_classes, today)
-            check_assessments(conn, list(rules.required_assessments), today)
-        say("hashing and checking encoding")
-        facts = inspect_file(path, declared_encoding)
-        with ws.engine.connect() as conn:
+    act.detail["file"] = path.name
+    data_classes = {f.data_class for f in rules.fields}
+    with ws.engine.connect() as conn:
+        notice, agreement = check_gates(conn, rules.source, data_classes, today)
+        check_assessments(conn, list(rules.required_assessments), today)
+    say("hashing and checking encoding")
+    facts = inspect_file(path, declared_encoding)
+    with ws.engine.connect() as conn:
+        _check_not_duplicate(conn, facts.sha256, path.name)
+        if supersedes is not None:
+            _check_supersedable(conn, supersedes, rules.source)
+    with ws.exclusive(on_wait=lambda: say("waiting for another intake or writer to finish")) as scratch:
+        with ws.engine.connect() as conn:  # again: an identical intake may have finished while we waited
             _check_not_duplicate(conn, facts.sha256, path.name)
-            if supersedes is not None:
-                _check_supersedable(conn, supersedes, rules.source)
-        with ws.exclusive(on_wait=lambda: say("waiting for another intake or writer to finish")) as scratch:
-            with ws.engine.connect() as conn:  # again: an identical intake may have finished while we waited
-                _check_not_duplicate(conn, facts.sha256, path.name)
-            return _load(
-                act, rules, path, facts, delimiter, quote, notice.version, agreement.id, supersedes, say, scratch
-            )
+        return _load(act, rules, path, facts, delimiter, quote, notice.version, agreement.id, supersedes, say, scratch)
 
 
 def _load(
-    act: Act,
+    act: Session,
     rules: SourceRules,
     path: Path,
     facts: FileFacts,
@@ -196,7 +212,7 @@ def _samples(con: duckdb.DuckDBPyConnection, columns: list[str]) -> dict[str, li
     }  # fmt: skip
 
 
-def _refuse_overcollection(act: Act, source: str, file_name: str, records: int, findings: list[Finding]) -> None:
+def _refuse_overcollection(act: Session, source: str, file_name: str, records: int, findings: list[Finding]) -> None:
     """Receiving what no agreement covers is an incident: record it (columns and reasons, never values), refuse."""
     ws = act.workspace
     columns = ", ".join(str(f) for f in findings)
@@ -212,11 +228,11 @@ def _refuse_overcollection(act: Act, source: str, file_name: str, records: int, 
     with ws.engine.begin() as conn:
         incident = record_incident(conn, f"Over-collection refused at intake ({source})", date.today(), change,
                                    act.user)  # fmt: skip
-        ws.audit.append(
+        act.audit.append(
             "linkhaven", "system", Action.INCIDENT_MANAGE, f"incident:{incident}", "ok",
             {"event": "opened", "reason": "over_collection", "columns": len(findings)}, connection=conn,
         )  # fmt: skip
-    ws.audit.sync_head()
+    act.audit.sync_head()
     act.detail["incident"] = incident
     raise InputError(
         f"{file_name} carries column(s) that no agreement covers: {columns}. The whole file is refused and nothing "
@@ -337,7 +353,7 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: Path) -> int:
 
 
 def _store(
-    act: Act,
+    act: Session,
     con: duckdb.DuckDBPyConnection,
     rules: SourceRules,
     present: dict[str, FieldRule],

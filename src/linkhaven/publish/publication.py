@@ -41,6 +41,9 @@ from sqlalchemy import func, insert, select
 from linkhaven import __version__
 from linkhaven.csvsafe import neutralise
 from linkhaven.errors import GateRefused, LinkhavenError
+from linkhaven.governance.audit import anchored_head
+from linkhaven.governance.permissions import Action
+from linkhaven.governance.session import Session, audit_log, open_session
 from linkhaven.publish import ledger as ledger_store
 from linkhaven.publish.audit import AuditResult, Knowledge, audit, clusters_of
 from linkhaven.publish.cells import LEDGER_LABELS, PUBLISHED, SUPPRESSED, CellSystem, Status, SumKind
@@ -51,6 +54,7 @@ from linkhaven.publish.suppress import Rules, StatusArray, SuppressionStats, pri
 from linkhaven.schema import publications
 from linkhaven.spec.indicators import ALL, IndicatorSet
 from linkhaven.spec.models import ProjectSpec
+from linkhaven.workspace.workspace import Workspace, now
 
 logger = logging.getLogger(__name__)
 
@@ -539,7 +543,7 @@ def code_names_of(spec: ProjectSpec) -> dict[str, dict[str, str]]:
 ReleaseLoader = Callable[[Any, str, Any], tuple[pa.Table, dict[str, Any]]]
 
 
-def _open_approved_release(ws: Any, release_id: str, act: Any) -> tuple[pa.Table, dict[str, Any]]:
+def _open_approved_release(ws: Workspace, release_id: str, act: Session) -> tuple[pa.Table, dict[str, Any]]:
     from linkhaven.deid import open_release
 
     data = open_release(ws, release_id, act)
@@ -550,16 +554,12 @@ def _open_approved_release(ws: Any, release_id: str, act: Any) -> tuple[pa.Table
     }
 
 
-def publish_release(ws: Any, release_id: str, publication_id: str | None = None) -> dict[str, Any]:
+def publish_release(ws: Workspace, release_id: str, publication_id: str | None = None) -> dict[str, Any]:
     """`linkhaven publish --release ID`: publish the spec's indicators from an approved release."""
-    from linkhaven.governance.permissions import Action
-    from linkhaven.spec import load_spec, spec_hash
-    from linkhaven.workspace.workspace import now
-
-    spec = load_spec(ws.spec_path())
-    indicators = _indicators(spec)
-    settings = Settings.from_spec(spec)
-    with ws.act(Action.PUBLISH_RUN, obj=f"release:{release_id}") as act, ws.exclusive() as scratch:
+    with open_session(ws, Action.PUBLISH_RUN, f"release:{release_id}") as act, ws.exclusive() as scratch:
+        spec = act.spec
+        indicators = _indicators(spec)
+        settings = Settings.from_spec(spec)
         table, release_meta = _open_approved_release(ws, release_id, act)
         earlier = ledger_store.load(ws.engine)
         with ws.engine.connect() as conn:
@@ -585,7 +585,7 @@ def publish_release(ws: Any, release_id: str, publication_id: str | None = None)
             "project": spec.project.id,
             "created_at": now(),
             "created_by": act.user,
-            "spec_sha256": spec_hash(ws.spec_path()),
+            "spec_sha256": ws.spec_sha256,
             "panel_rows": computed.panel_rows,
             **release_meta,
             "audit_log_head": audit_log_head(ws),
@@ -609,16 +609,14 @@ def publish_release(ws: Any, release_id: str, publication_id: str | None = None)
     }
 
 
-def audit_log_head(ws: Any) -> dict[str, Any]:
+def audit_log_head(ws: Workspace) -> dict[str, Any]:
     """The audit log's newest event that the key store's anchor vouches for, as the publication is written.
 
     Recorded in the public manifest and report, it anchors the log outside the unit: anyone holding the
     publication can later ask that event N still carry hash H (`linkhaven audit verify --anchor N:H`),
     which no rewrite or rollback of the log can keep true.
     """
-    from linkhaven.governance.audit import anchored_head
-
-    head = anchored_head(ws.audit)
+    head = anchored_head(audit_log(ws))
     return {"seq": head.seq, "hash": head.hash}
 
 
@@ -667,7 +665,7 @@ def extend_ledger(ledger: Ledger, publication_id: str, protected: Protected, set
 
 def _register(
     act: Any,
-    ws: Any,
+    ws: Workspace,
     pub_id: str,
     release_id: str,
     folder: Path,
@@ -704,10 +702,10 @@ def _register(
         ledger_store.record(conn, pub_id, cells, sums, at_most)
 
 
-def list_publications(ws: Any) -> list[dict[str, Any]]:
+def list_publications(ws: Workspace) -> list[dict[str, Any]]:
     from linkhaven.governance.permissions import Action
 
-    with ws.act(Action.PUBLISH_LIST) as act, ws.engine.connect() as conn:
+    with open_session(ws, Action.PUBLISH_LIST) as act, ws.engine.connect() as conn:
         rows = [
             dict(r)
             for r in conn.execute(select(publications).order_by(publications.c.id)).mappings()
