@@ -18,8 +18,9 @@ from linkhaven.publish.audit import Knowledge, audit
 from linkhaven.publish.cells import CellSystem, Status, SumKind, public_mark
 from linkhaven.publish.indicators import Computed
 from linkhaven.publish.ledger import Ledger
-from linkhaven.publish.publication import PublicationRefused, Settings, extend_ledger, gate, protect
+from linkhaven.publish.protection import extend_ledger, gate, protect
 from linkhaven.publish.reader import ReaderView, UnknownMark
+from linkhaven.publish.settings import PublicationRefused, Settings
 from linkhaven.publish.suppress import Rules, primary
 
 P = 10

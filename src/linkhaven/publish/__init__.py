@@ -13,20 +13,13 @@ Public API (everything else is internal):
 
 from linkhaven.publish.audit import AuditResult, Knowledge, audit
 from linkhaven.publish.cells import CellSystem, Status, SumKind, cell_key
+from linkhaven.publish.files import reaudit
 from linkhaven.publish.indicators import Computed, compute
 from linkhaven.publish.ledger import Ledger
-from linkhaven.publish.publication import (
-    Protected,
-    PublicationRefused,
-    Settings,
-    gate,
-    list_publications,
-    protect,
-    publish_panel,
-    publish_release,
-    reaudit,
-)
+from linkhaven.publish.protection import Protected, gate, protect
+from linkhaven.publish.publication import list_publications, publish_panel, publish_release
 from linkhaven.publish.rehearsal import rehearsal_panel
+from linkhaven.publish.settings import PublicationRefused, Settings
 from linkhaven.publish.suppress import Rules, primary, secondary
 
 __all__ = [

@@ -22,7 +22,8 @@ from linkhaven.spec.indicators import ALL, IndicatorSet
 
 if TYPE_CHECKING:
     from linkhaven.publish.audit import AuditResult
-    from linkhaven.publish.publication import Protected, Settings
+    from linkhaven.publish.protection import Protected
+    from linkhaven.publish.settings import Settings
 
 PUBLISHED = "published"
 HIDDEN = "hidden"
@@ -125,7 +126,7 @@ def write_reports(
 ) -> None:
     """Write report.html and report-young-readers.html into `folder`; `audit` is the reader's audit (the
     one `audit.json` gives)."""
-    from linkhaven.publish.publication import REPORT, YOUNG_REPORT
+    from linkhaven.publish.files import REPORT, YOUNG_REPORT
 
     status_col, period = indicators.status.column, indicators.period
     statuses = indicators.status.codes()
