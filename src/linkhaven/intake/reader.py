@@ -20,12 +20,12 @@ import duckdb
 import pyarrow as pa
 
 from linkhaven.errors import InputError
-from linkhaven.intake.records import MAX_LINE_BYTES, SEPARATOR, scan_delivery
+from linkhaven.intake.lines import CHUNK_BYTES, MAX_LINE_BYTES
+from linkhaven.intake.records import SEPARATOR, scan_delivery
 from linkhaven.sqlquote import lit as _lit
 from linkhaven.sqlquote import q as _q
 
 ENCODINGS = {"utf-8", "utf-8-sig", "cp1252", "latin-1", "detect"}
-_CHUNK = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def inspect_file(path: Path, declared_encoding: str) -> FileFacts:
     head = b""
     try:
         with open(path, "rb") as handle:
-            while chunk := handle.read(_CHUNK):
+            while chunk := handle.read(CHUNK_BYTES):
                 if not head:
                     head = chunk[:4]
                 digest.update(chunk)

@@ -27,23 +27,18 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from linkhaven.errors import InputError
+from linkhaven.intake.lines import KEPT_CHARS, MAX_LINE_BYTES, LongLine, read_blocks
 
 SEPARATOR = "\x1f"
 """Field separator of the clean file: ASCII unit separator, which no accepted value contains."""
-MAX_LINE_BYTES = 1 << 20
-"""A longer line is quarantined as line_too_long; only its start is kept, so memory stays bounded."""
 MAX_FIELD_CHARS = 1 << 16
 """No declared field (a name, a code, a date, a number) comes near this; a longer one is oversize_field."""
-KEPT_CHARS = 4096
-"""How much of a rejected line's text is kept for `quarantine export`."""
-_CHUNK = 16 * 1024 * 1024
 
 # C0 controls but tab, DEL, the C1 controls (what Latin-1 makes of 0x80-0x9F), and the bidirectional
 # overrides that make text display in another order than it is stored.
@@ -86,60 +81,16 @@ class ScanResult:
     canonical_sha256: str
 
 
-@dataclass(frozen=True)
-class _LongLine:
-    start: bytes
-
-
 def scan_delivery(path: Path, encoding: str, delimiter: str, quote: str, clean_path: Path) -> ScanResult:
     """Write the records that split cleanly to `clean_path` (no header) and return the rest as rejects."""
     scanner = _Scanner(encoding, delimiter, quote, path.name)
     try:
         with open(path, "rb") as source, open(clean_path, "w", encoding="utf-8", newline="\n") as clean:
-            for block in _blocks(source.read, strip_bom=encoding == "utf-8"):
+            for block in read_blocks(source.read, strip_bom=encoding == "utf-8"):
                 clean.write(scanner.take(block))
     except OSError as err:
         raise InputError(f"{path.name} cannot be read ({err.strerror}).") from None
     return scanner.finish()
-
-
-def _blocks(read: Callable[[int], bytes], strip_bom: bool) -> Iterator[bytes | _LongLine]:
-    """The file as blocks of complete lines, each ending in LF (CRLF and CR normalised), in order;
-    a line too long to hold comes as its first bytes only, the rest skipped."""
-    carry = b""
-    first, skipping, eof = True, False, False
-    while not eof:
-        chunk = read(_CHUNK)
-        eof = not chunk
-        data = carry + chunk
-        carry = b""
-        if first:
-            first = False
-            if strip_bom:
-                data = data.removeprefix(b"\xef\xbb\xbf")
-        if eof and data and not data.endswith((b"\n", b"\r")):
-            data += b"\n"  # a last line without its line end is still a record
-        if skipping:
-            end = _first_end(data)
-            if end < 0 or (end == len(data) - 1 and data[end:] == b"\r" and not eof):
-                carry = data[end:] if end >= 0 else b""  # a final CR may be half a CRLF
-                continue
-            data = data[end + (2 if data[end : end + 2] == b"\r\n" else 1) :]
-            skipping = False
-        cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
-        if cut == len(data) - 1 and data.endswith(b"\r") and not eof:
-            cut = max(data.rfind(b"\n", 0, cut), data.rfind(b"\r", 0, cut))
-        complete, carry = data[: cut + 1], data[cut + 1 :]
-        if complete:
-            yield complete.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        if len(carry) > MAX_LINE_BYTES:
-            yield _LongLine(carry[:KEPT_CHARS])
-            carry, skipping = b"", True
-
-
-def _first_end(data: bytes) -> int:
-    ends = [i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0]
-    return min(ends) if ends else -1
 
 
 @dataclass
@@ -170,12 +121,12 @@ class _Scanner:
         self.hash = hashlib.sha256()
         self.hash_newlines = 0
         d, q = re.escape(delimiter), re.escape(quote)
-        field_pattern = f'(?:{q}(?:[^{q}]|{q}{q})*{q}|[^{d}{q}\n]*)'
+        field_pattern = f"(?:{q}(?:[^{q}]|{q}{q})*{q}|[^{d}{q}\n]*)"
         self.well_quoted = re.compile(f"{field_pattern}(?:{d}{field_pattern})*")
 
-    def take(self, item: bytes | _LongLine) -> str:
+    def take(self, item: bytes | LongLine) -> str:
         """Decide every line of one block; return the text to append to the clean file."""
-        if isinstance(item, _LongLine):
+        if isinstance(item, LongLine):
             self.line += 1
             self._settle_empty()
             self._reject(self.line, "line_too_long", item.start.decode(self.encoding, "backslashreplace"))
