@@ -1,7 +1,14 @@
 """linkhaven: run a FIPPA Part III.1 data integration unit end to end.
 
-The package is a library first; the `linkhaven` command is a thin layer over it.
+The package is a library first; the `linkhaven` command is a thin layer over it. The public API is
+the names in `__all__`: the errors, and (from `linkhaven.api`, imported on first use so that
+`import linkhaven` stays light) opening a workspace and running each stage: `intake_file`, `run_linkage`,
+`create_release` / `approve_release`, `publish_release`. Everything else is internal.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from linkhaven.errors import (
     AuditChainBroken,
@@ -9,6 +16,7 @@ from linkhaven.errors import (
     InputError,
     LinkhavenError,
     PermissionDenied,
+    SpecChanged,
     SpecError,
     WorkspaceError,
     ZoneKeyError,
@@ -16,14 +24,101 @@ from linkhaven.errors import (
 
 __version__ = "0.1.0"
 
+if TYPE_CHECKING:
+    from linkhaven.api import (
+        Action,
+        Role,
+        Session,
+        Workspace,
+        add_agreement,
+        add_user,
+        approve_release,
+        audit_events,
+        create_release,
+        create_workspace,
+        grant_release,
+        intake_file,
+        list_publications,
+        list_users,
+        open_release,
+        open_session,
+        open_workspace,
+        publish_notice,
+        publish_release,
+        read_release,
+        run_linkage,
+        set_suspended,
+        update_spec,
+        verify_audit,
+    )
+
+_API = {
+    "Action",
+    "Role",
+    "Session",
+    "Workspace",
+    "add_agreement",
+    "add_user",
+    "approve_release",
+    "audit_events",
+    "create_release",
+    "create_workspace",
+    "grant_release",
+    "intake_file",
+    "list_publications",
+    "list_users",
+    "open_release",
+    "open_session",
+    "open_workspace",
+    "publish_notice",
+    "publish_release",
+    "read_release",
+    "run_linkage",
+    "set_suspended",
+    "update_spec",
+    "verify_audit",
+}
 __all__ = [
+    "Action",
     "AuditChainBroken",
     "GateRefused",
     "InputError",
     "LinkhavenError",
     "PermissionDenied",
+    "Role",
+    "Session",
+    "SpecChanged",
     "SpecError",
+    "Workspace",
     "WorkspaceError",
     "ZoneKeyError",
     "__version__",
+    "add_agreement",
+    "add_user",
+    "approve_release",
+    "audit_events",
+    "create_release",
+    "create_workspace",
+    "grant_release",
+    "intake_file",
+    "list_publications",
+    "list_users",
+    "open_release",
+    "open_session",
+    "open_workspace",
+    "publish_notice",
+    "publish_release",
+    "read_release",
+    "run_linkage",
+    "set_suspended",
+    "update_spec",
+    "verify_audit",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from linkhaven import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'linkhaven' has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """The few exception types linkhaven raises on purpose.
 
 Every message must tell the user what to do next, and must never carry a personal value
-(a name, a date of birth, an OEN, a postal code, a cell of an input file): messages end up in
+(a name, a date of birth, an identifier, a postal code, a cell of an input file): messages end up in
 terminals, CI logs and audit events. Name the file, row, field and what was expected instead.
 The CLI maps each type to an exit code, so scripts can tell a refusal from a failure.
 """

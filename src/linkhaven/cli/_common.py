@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+import linkhaven
 from linkhaven.errors import LinkhavenError
 from linkhaven.workspace import Workspace
 
@@ -30,7 +31,7 @@ def parse_date(text: str, option: str) -> date:
 
 def open_workspace(ctx: typer.Context, keys: Path | None = None) -> Workspace:
     root = (ctx.find_root().obj or {}).get("workspace")
-    return Workspace.open(root, keys)
+    return linkhaven.open_workspace(root, keys)
 
 
 def emit_json(payload: Any) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from linkhaven import audit_events, verify_audit
 from linkhaven.cli._common import JSON_OPTION, emit_json, emit_table, open_workspace
 from linkhaven.errors import LinkhavenError
 from linkhaven.governance.audit import AuditHead
-from linkhaven.governance.audit_access import anchor_audit, audit_events, verify_audit
+from linkhaven.governance.audit_access import anchor_audit
 
 audit_app = typer.Typer(help="Verify and read the hash-chained audit log.", no_args_is_help=True)
 

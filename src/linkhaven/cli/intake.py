@@ -112,7 +112,7 @@ def intake(
         emit_json(rows) if json_out else emit_table("Deliveries", rows, columns)
         return
     if source is None:
-        raise LinkhavenError("Name the source of the file with --source (e.g. --source onsis).")
+        raise LinkhavenError("Name the source of the file with --source NAME, as the spec names it under `sources:`.")
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
         console=console, transient=True, disable=json_out,

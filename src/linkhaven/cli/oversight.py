@@ -7,12 +7,12 @@ from pathlib import Path
 
 import typer
 
+from linkhaven import set_suspended
 from linkhaven.cli._common import JSON_OPTION, check_out, emit_json, emit_table, open_workspace, parse_date
 from linkhaven.governance import assessments as assessment_lib
 from linkhaven.governance import incidents as incident_lib
 from linkhaven.governance import pack as pack_lib
 from linkhaven.governance import retention as retention_lib
-from linkhaven.governance.workspaces import set_suspended
 
 project_app = typer.Typer(help="Suspend or resume the project (an IPC order).", no_args_is_help=True)
 assessment_app = typer.Typer(help="Privacy impact and threat-risk assessments.", no_args_is_help=True)

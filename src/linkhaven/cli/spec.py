@@ -41,8 +41,8 @@ def update(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Register a new version of the workspace's spec and put it in force (privacy officer); audited."""
+    from linkhaven import update_spec
     from linkhaven.cli._common import emit_json, open_workspace
-    from linkhaven.governance.workspaces import update_spec
 
     workspace = open_workspace(ctx)
     version = update_spec(workspace, file)

@@ -1,4 +1,4 @@
-"""`linkhaven synth`: write synthetic CPIN, OnSIS and EQAO extracts with their ground truth.
+"""`linkhaven synth`: write the synthetic example project's extracts with their ground truth.
 
 Parses the options and calls `linkhaven.synth.generate`; everything else lives in the library.
 """
@@ -40,7 +40,7 @@ def synth(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
     force: bool = FORCE_OPTION,
 ) -> None:
-    """Write what the three institutions would send (cpin.csv, onsis.csv, eqao.csv), the ground
+    """Write what the example project's institutions would send (one CSV per source), the ground
     truth (truth.csv, persons.csv) and synth.json, from a seeded synthetic population."""
     from linkhaven.synth import ErrorRates, generate, load_rates
 

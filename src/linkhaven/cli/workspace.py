@@ -6,9 +6,8 @@ from pathlib import Path
 
 import typer
 
+from linkhaven import Role, add_user, create_workspace, list_users
 from linkhaven.cli._common import JSON_OPTION, emit_json, emit_table, open_workspace
-from linkhaven.governance.permissions import Role
-from linkhaven.governance.workspaces import add_user, create_workspace, list_users
 
 user_app = typer.Typer(help="Register users and their roles.", no_args_is_help=True)
 

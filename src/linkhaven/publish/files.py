@@ -284,7 +284,7 @@ def audit_document(view: ReaderView, result: AuditResult, earlier: Sequence[str]
     return {
         "passed": result.passed,
         "protection_level": result.protection_level,
-        "method": "for each hidden cell, the smallest and largest value consistent with what the published files "
+        "method": "for each hidden cell, the smallest and largest value compatible with what the published files "
         "say: every published value (within its rounding error where rounded), every sum and at-most constraint of "
         "this and earlier publications, and non-negativity; every hidden cell carries one mark, so nothing else is "
         "known of it (HiGHS linear programs). In clusters of more than a few hundred hidden cells, cells are first "

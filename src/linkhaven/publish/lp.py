@@ -1,6 +1,6 @@
 """Linear programs for the attacker audit and for complementary suppression, solved by HiGHS.
 
-The audit asks, for every hidden cell, the smallest and largest value consistent with what is
+The audit asks, for every hidden cell, the smallest and largest value compatible with what is
 published: two LPs per cell over the same feasible set. Rebuilding the model for each of them
 (`scipy.optimize.linprog(method="highs")`) costs about a millisecond of set-up per call, which
 dominates at the tens of thousands of hidden cells of a provincial publication. So the audit

@@ -12,7 +12,7 @@ the release, so its correctness never rests on the heuristic:
    add up to at least the protection level (the classic singleton and "small sum" problems);
 2. for every cell the audit still finds too narrow, a protection linear program in the spirit of
    Fischetti and Salazar-Gonzalez (tau-Argus' MOD and OPT build on the same idea): find two
-   value assignments consistent with every cell left published whose values of the cell differ
+   value assignments compatible with every cell left published whose values of the cell differ
    by at least the protection level, cheapest in the cells they move, and hide the cells they
    move. The two assignments are a proof that the cell is protected once those cells are hidden.
 

@@ -17,10 +17,14 @@ if TYPE_CHECKING:
     from linkhaven.governance.audit import AuditHead, AuditLog
     from linkhaven.governance.permissions import Action, Role
     from linkhaven.governance.session import Session
+    from linkhaven.governance.session import Session as Act  # the old name, re-exported as workspace.Act
     from linkhaven.governance.specs import SpecState
     from linkhaven.governance.verification import Verification
     from linkhaven.spec import ProjectSpec
     from linkhaven.workspace.workspace import Workspace
+
+
+__all__ = ["Act", "LegacyGovernance", "session_class"]
 
 
 def session_class() -> type[Session]:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
@@ -31,6 +31,12 @@ from linkhaven.workspace import store
 from linkhaven.workspace.keys import AUDIT_KEY, KEYS_ENV, ZONES, KeyDirectory, fingerprint
 from linkhaven.workspace.legacy import LegacyGovernance
 from linkhaven.workspace.zones import Zone, ZoneFile
+
+if TYPE_CHECKING:
+    from linkhaven.workspace.legacy import Act as Act  # deprecated name; see __getattr__ below
+
+if TYPE_CHECKING:
+    pass
 
 USER_ENV = "LINKHAVEN_USER"
 INFO_FILE = "workspace.json"
