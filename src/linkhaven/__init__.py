@@ -52,32 +52,6 @@ if TYPE_CHECKING:
         verify_audit,
     )
 
-_API = {
-    "Action",
-    "Role",
-    "Session",
-    "Workspace",
-    "add_agreement",
-    "add_user",
-    "approve_release",
-    "audit_events",
-    "create_release",
-    "create_workspace",
-    "grant_release",
-    "intake_file",
-    "list_publications",
-    "list_users",
-    "open_release",
-    "open_session",
-    "open_workspace",
-    "publish_notice",
-    "publish_release",
-    "read_release",
-    "run_linkage",
-    "set_suspended",
-    "update_spec",
-    "verify_audit",
-}
 __all__ = [
     "Action",
     "AuditChainBroken",
@@ -116,8 +90,13 @@ __all__ = [
 ]
 
 
+_ERRORS = {"AuditChainBroken", "GateRefused", "InputError", "LinkhavenError", "PermissionDenied", "SpecChanged",
+           "SpecError", "WorkspaceError", "ZoneKeyError", "__version__"}  # fmt: skip
+
+
 def __getattr__(name: str) -> Any:
-    if name in _API:
+    """The API names, from `linkhaven.api`, on first use (it imports every stage)."""
+    if name in __all__ and name not in _ERRORS:
         from linkhaven import api
 
         return getattr(api, name)

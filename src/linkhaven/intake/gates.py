@@ -100,21 +100,16 @@ def add_agreement(
     valid_from: date,
     valid_to: date,
 ) -> Agreement:
-    """Register a data-sharing agreement (collection) or disclosure agreement."""
+    """Register a data-sharing agreement (collection) or disclosure agreement (privacy officer)."""
     with open_session(ws, Action.AGREEMENT_ADD, "agreement") as act:
-        return _add_agreement(act, name, kind, parties, sources, data_classes, valid_from, valid_to)
+        return _register_agreement(act, name, kind, parties, sorted(sources), data_classes, (valid_from, valid_to))
 
 
-def _add_agreement(
-    act: Session,
-    name: str,
-    kind: str,
-    parties: list[str],
-    sources: list[str],
-    data_classes: list[str],
-    valid_from: date,
-    valid_to: date,
+def _register_agreement(
+    act: Session, name: str, kind: str, parties: list[str], sources: list[str], data_classes: list[str],
+    valid: tuple[date, date],
 ) -> Agreement:
+    valid_from, valid_to = valid
     spec = act.spec
     unknown = sorted(set(sources) - set(spec.sources))
     if unknown:
