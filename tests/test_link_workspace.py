@@ -182,7 +182,7 @@ def test_only_the_linker_sees_review_pairs(on: Base, cli: Cli, user: str) -> Non
 def test_review_shows_both_records_to_the_linker(on: Base, cli: Cli) -> None:
     shown = conflict_pair(cli, on.workspace)
     fields = {f["field"]: f for f in shown["fields"]}
-    assert shown["queue_reason"] == "oen_conflict" and shown["status"] == "pending"
+    assert shown["queue_reason"] == "identifier_conflict" and shown["status"] == "pending"
     assert fields["oen"]["left"] == fields["oen"]["right"] == on.people[0]["oen"]
     assert fields["given_name"]["comparison"] == "differs"
     assert fields["family_name"]["comparison"] == "exact"

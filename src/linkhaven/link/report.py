@@ -18,10 +18,10 @@ from linkhaven.link.engine import EngineResult
 
 REVIEW_REASONS = {
     "band": "probability between the review threshold and the accept threshold",
-    "one_to_one": "above the accept threshold, but the spine person is linked to another cluster",
-    "oen_conflict": "shares an OEN with a spine person but clearly disagrees on names and birth date",
+    "one_to_one": "above the accept threshold, but the target person is linked to another cluster",
+    "identifier_conflict": "shares an identifier with a target person but clearly disagrees on names and date",
     "twin_guard": "same birth date but clearly different given names (twins look alike to the model)",
-    "same_identity_two_oens": "two spine OENs with the same name, birth date and postal code",
+    "same_identity_two_identifiers": "two identifiers of one source with the same names, date and postcode",
 }
 
 
@@ -186,7 +186,7 @@ def render_html(report: dict[str, Any], charts: dict[str, dict[str, Any]]) -> st
             for name, spec in sorted(charts.items())
         ],
         methods=("deterministic", "probabilistic", "clerical", "unlinked"),
-        det_keys=("records_with_oen", "linked", "conflicts_flagged", "oen_not_in_spine"),
+        det_keys=("records_with_identifier", "linked", "conflicts_flagged", "identifier_not_in_target"),
         pct=_pct,
         review_reasons=REVIEW_REASONS,
     )

@@ -30,6 +30,8 @@ from importlib.resources import files
 
 import pyarrow as pa
 
+from linkhaven.sqlquote import lit
+
 _SPECIAL = str.maketrans(
     {"ß": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ø": "o", "Ø": "o", "ł": "l", "Ł": "l",
      "đ": "d", "Đ": "d", "ð": "d", "þ": "th", "Þ": "th", "ı": "i"}
@@ -180,13 +182,19 @@ def name_table(values: Iterable[str]) -> pa.Table:
     )
 
 
-POSTAL_PATTERN = "^[ABCEGHJKLMNPRSTVXY][0-9][ABCEGHJKLMNPRSTVWXYZ][0-9][ABCEGHJKLMNPRSTVWXYZ][0-9]$"
-
-
-def postal_sql(column: str) -> str:
-    """SQL: the postal code upper-cased without spaces or hyphens, NULL unless it is a Canadian code."""
+def postcode_sql(column: str, pattern: str | None) -> str:
+    """SQL: a postcode upper-cased without spaces or hyphens, NULL unless it matches the country's
+    `pattern` in full (the spec's `linkage.fields`; none: any letters and digits)."""
     cleaned = f"upper(regexp_replace({column}, '[^A-Za-z0-9]', '', 'g'))"
-    return f"CASE WHEN regexp_full_match({cleaned}, '{POSTAL_PATTERN}') THEN {cleaned} END"
+    if pattern is None:
+        return f"NULLIF({cleaned}, '')"
+    return f"CASE WHEN regexp_full_match({cleaned}, {lit(pattern)}) THEN {cleaned} END"
+
+
+def address_sql(column: str) -> str:
+    """SQL: free-text address folded as names are (case, accents, punctuation), NULL when empty."""
+    folded = f"lower(strip_accents(CAST({column} AS VARCHAR)))"
+    return f"NULLIF(trim(regexp_replace(regexp_replace({folded}, '[.''`]', '', 'g'), '[^a-z0-9]+', ' ', 'g')), '')"
 
 
 def dob_sql(column: str) -> str:
@@ -196,10 +204,3 @@ def dob_sql(column: str) -> str:
         f"CAST(try_strptime(CAST({column} AS VARCHAR), '%Y-%m-%d') AS DATE), "
         f"CAST(try_strptime(CAST({column} AS VARCHAR), '%Y%m%d') AS DATE)) END"
     )
-
-
-STD_COLUMNS = (
-    "record_code", "source_record_id", "source_person_id", "oen", "given_std", "given_first", "given_joined",
-    "given_tokens", "given_groups", "given_phon", "family_std", "family_joined", "family_core", "family_tokens",
-    "family_phon", "dob", "dob_str", "postal", "fsa",
-)  # fmt: skip
