@@ -158,7 +158,7 @@ def test_run_writes_map_report_and_register(on: Base) -> None:
 def test_evaluate_prints_the_pairs_contract(on: Base, cli: Cli) -> None:
     truth = str(on.extracts / "truth.csv")
     result = cli_json(cli, "linker", on.workspace, "link", "evaluate", "--truth", truth, "--json")
-    assert set(result["pairs"]) == {"cpin~onsis", "eqao~onsis", "cpin~cpin"}
+    assert set(result["pairs"]) == {"cpin~onsis", "eqao~onsis", "cpin~cpin", "onsis~onsis"}
     for figures in result["pairs"].values():
         assert {"precision", "recall", "f1", "tp", "fp", "fn"} <= set(figures)
     assert result["pairs"]["eqao~onsis"]["recall"] >= 0.999

@@ -12,7 +12,7 @@ from __future__ import annotations
 from linkhaven.derivations.identifiers import STRIP_SEPARATORS, UPPER_NO_SPACE, IdentifierRule, register
 
 CANADIAN_POSTAL_PATTERN = "^[ABCEGHJKLMNPRSTVXY][0-9][ABCEGHJKLMNPRSTVWXYZ][0-9][ABCEGHJKLMNPRSTVWXYZ][0-9]$"
-"""A Canadian postal code without its space: letter-digit-letter digit-letter-digit, letters as Canada Post uses them."""
+"""A Canadian postal code without its space: letter-digit-letter digit-letter-digit (Canada Post letters)."""
 
 ONTARIO_OEN = register(
     IdentifierRule(

@@ -75,7 +75,8 @@ def apply_decisions(con: duckdb.DuckDBPyConnection, table: str, decisions: Itera
     shares its entity joins the right record's entity (a person's episodes, a record and the
     records sharing its identifier), while records of other sources stay where they are; a
     decision about a linked source's person never moves a target person's records. Within one
-    source (duplicate identifiers, duplicate persons) the two entities merge whole. Moved records take method `clerical` and the
+    source (duplicate identifiers, duplicate persons) the two entities merge whole. Moved records
+    take method `clerical` and the
     pair's probability. Returns the number of decisions that changed something."""
     applied = 0
     for decision in decisions:
@@ -109,11 +110,12 @@ def assign_keys(
     Keys are 128 random bits from DuckDB's UUID generator, never derived from identifiers, so the
     map says nothing about a person by itself; carrying them over keeps a person's key stable
     across reruns and clerical map versions, which downstream panels rely on."""
+    anchor = lit(spine) if spine else "NULL"
     con.execute(
         f"""CREATE TABLE __keys AS
         WITH votes AS (
           SELECT e.entity, p.person_key,
-            struct_pack(spine := count(*) FILTER (WHERE e.source = {lit(spine) if spine else 'NULL'}), n := count(*)) AS weight
+            struct_pack(spine := count(*) FILTER (WHERE e.source = {anchor}), n := count(*)) AS weight
           FROM {entities} e JOIN {previous} p USING (record_code)
           GROUP BY ALL),
         holder AS (

@@ -31,9 +31,7 @@ LEFT, RIGHT = "records", "spine"
 def comparisons(config: LinkConfig, fields: set[str]) -> list[Any]:
     """The declared comparisons over the identity fields both sides of a link carry."""
     kinds = {config.field(name).kind for name in fields}
-    return [
-        build_comparison(c, config.field(c.field), kinds) for c in config.linkage.comparisons if c.field in fields
-    ]
+    return [build_comparison(c, config.field(c.field), kinds) for c in config.linkage.comparisons if c.field in fields]
 
 
 def authored_strings(config: LinkConfig) -> set[str]:

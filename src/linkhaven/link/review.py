@@ -21,10 +21,10 @@ from sqlalchemy import insert, select, update
 from linkhaven.errors import WorkspaceError
 from linkhaven.link.config import LinkConfig
 from linkhaven.link.graph import apply_decisions
-from linkhaven.link.types import MAP_SCHEMA, Decision
 from linkhaven.link.registry import link_review_pairs, linkage_map_versions, linkage_runs
 from linkhaven.link.service import current_run
 from linkhaven.link.standardise import equivalence_groups, fold, nysiis
+from linkhaven.link.types import MAP_SCHEMA, Decision
 from linkhaven.workspace.workspace import Act, Workspace, now
 
 MATCH_REASONS = {
@@ -123,7 +123,9 @@ def show_pair(ws: Workspace, act: Act, pair_id: int) -> dict[str, Any]:
             r["record_code"]: r
             for r in con.execute(
                 "SELECT * FROM extract WHERE record_code IN (?, ?)", [pair["left_code"], pair["right_code"]]
-            ).to_arrow_table().to_pylist()
+            )
+            .to_arrow_table()
+            .to_pylist()
         }
     finally:
         con.close()

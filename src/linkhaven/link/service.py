@@ -349,12 +349,15 @@ def latest_report(ws: Workspace) -> dict[str, Any]:
     return report
 
 
-def evaluate_current(ws: Workspace, act: Act, truth: Path) -> dict[str, Any]:
-    """Measure the current map against a ground-truth file (`source,record_id,person_id`)."""
+def evaluate_current(
+    ws: Workspace, act: Act, truth: Path, pairs: list[tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    """Measure the current map against a ground-truth file (`link.evaluate` describes its columns)
+    for `pairs`, by default every declared link and de-duplication."""
     from linkhaven.link.evaluate import evaluate
 
     if not truth.is_file():
-        raise WorkspaceError(f"The truth file {truth} does not exist; give the truth.csv that `linkhaven synth` wrote.")
+        raise WorkspaceError(f"The truth file {truth} does not exist; give a truth CSV (docs/linkage.md).")
     run = current_run(ws)
     if run is None:
         raise WorkspaceError("There is no linkage map to evaluate: run `linkhaven link` (linker role) first.")
@@ -363,7 +366,7 @@ def evaluate_current(ws: Workspace, act: Act, truth: Path) -> dict[str, Any]:
     linkage_map = ws.zone("linkage").read(run["map_table"])
     act.object = f"linkage:{run['id']}"
     with ws.exclusive() as scratch:
-        result = evaluate(linkage_map, inputs, truth, config=config, scratch=scratch)
+        result = evaluate(linkage_map, inputs, truth, config, pairs, scratch=scratch)
     result["run_id"] = run["id"]
     result["map_version"] = run["map_version"]
     for pair, figures in result["pairs"].items():

@@ -113,9 +113,16 @@ def nysiis(word: str) -> str:
             chars[i : i + 3] = ["S", "S", "S"]
         elif ch == "P" and i + 1 < len(chars) and chars[i + 1] == "H":
             chars[i : i + 2] = ["F", "F"]
-        elif ch == "H" and (
-            chars[i - 1] not in _VOWELS or (i + 1 < len(chars) and chars[i + 1] not in _VOWELS) or i + 1 == len(chars)
-        ) or ch == "W" and chars[i - 1] in _VOWELS:
+        elif (
+            ch == "H"
+            and (
+                chars[i - 1] not in _VOWELS
+                or (i + 1 < len(chars) and chars[i + 1] not in _VOWELS)
+                or i + 1 == len(chars)
+            )
+            or ch == "W"
+            and chars[i - 1] in _VOWELS
+        ):
             chars[i] = chars[i - 1]
         if chars[i] != key[-1]:
             key.append(chars[i])
@@ -177,9 +184,7 @@ def name_table(values: Iterable[str]) -> pa.Table:
         out["family_tokens"].append(core or None)
         out["family_phon"].append(nysiis("".join(core)) or None if core else None)
     lists = {"given_tokens", "given_groups", "family_tokens"}
-    return pa.table(
-        {c: pa.array(v, pa.list_(pa.string()) if c in lists else pa.string()) for c, v in out.items()}
-    )
+    return pa.table({c: pa.array(v, pa.list_(pa.string()) if c in lists else pa.string()) for c, v in out.items()})
 
 
 def postcode_sql(column: str, pattern: str | None) -> str:

@@ -70,9 +70,7 @@ def _dimensions(con: duckdb.DuckDBPyConnection, source: str, config: LinkConfig)
     return dims
 
 
-def collect(
-    con: duckdb.DuckDBPyConnection, inputs: Any, config: LinkConfig, linked: list[str]
-) -> dict[str, Any]:
+def collect(con: duckdb.DuckDBPyConnection, inputs: Any, config: LinkConfig, linked: list[str]) -> dict[str, Any]:
     """Figures by source and subgroup, the match-weight distribution, model-estimated quality."""
     out: dict[str, Any] = {"link_rates": {}, "subgroups": {}, "match_weight_histogram": {}, "model_estimates": {}}
     out["persons"] = int(con.execute("SELECT count(DISTINCT person_key) FROM link_map").fetchone()[0])  # type: ignore[index]

@@ -125,8 +125,10 @@ def template_levels(name: str, spec: IdentityField, tf: bool | None, kinds: set[
     if spec.kind is Kind.ADDRESS:
         return _text(name, names_tf)
     if spec.kind is Kind.IDENTIFIER:
-        return [cll.ExactMatchLevel(name, term_frequency_adjustments=bool(tf)),
-                cll.CustomLevel(f'damerau_levenshtein("{name}_l", "{name}_r") <= 1', label_for_charts="One typo")]
+        return [
+            cll.ExactMatchLevel(name, term_frequency_adjustments=bool(tf)),
+            cll.CustomLevel(f'damerau_levenshtein("{name}_l", "{name}_r") <= 1', label_for_charts="One typo"),
+        ]
     if spec.kind is Kind.CODE_IN_PERIOD:
         return [cll.ArrayIntersectLevel(f"{name}_set", 1).configure(label_for_charts="Same code in the same period")]
     return [cll.ExactMatchLevel(name, term_frequency_adjustments=bool(tf))]

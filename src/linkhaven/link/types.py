@@ -100,5 +100,3 @@ class EngineResult:
     def map(self) -> pa.Table:
         """The map as an Arrow table (record_code, source, person_key, method, match_probability)."""
         return pq.read_table(self.map_path).cast(MAP_SCHEMA)
-
-

@@ -293,9 +293,9 @@ def linkage_problems(linkage: Linkage, source_fields: Mapping[str, set[str]]) ->
         if link.source in link_sources:
             problems.append(((*at, "source"), "this source is already linked by another link"))
         link_sources.add(link.source)
-        declared = linkage.sources.get(link.source)
-        if link.assignment is Assignment.CLUSTER_ONE_TO_ONE and declared is not None and declared.person_id is None \
-                and not link.find_duplicates:  # fmt: skip
+        linked_source = linkage.sources.get(link.source)
+        no_person_id = linked_source is not None and linked_source.person_id is None
+        if link.assignment is Assignment.CLUSTER_ONE_TO_ONE and no_person_id and not link.find_duplicates:
             problems.append(((*at, "assignment"), "cluster_one_to_one needs the source's person_id or find_duplicates"))
         if link.twin_guard and not (Kind.GIVEN_NAME in name_kinds and _has_kind(linkage, Kind.DATE)):
             problems.append(((*at, "twin_guard"), "needs a given_name field and a date field"))
@@ -310,8 +310,8 @@ def linkage_problems(linkage: Linkage, source_fields: Mapping[str, set[str]]) ->
             problems.append(((*at, "source"), "not a source declared under linkage.sources"))
         covered.add(dedupe.source)
         if dedupe.identifier is not None:
-            spec = linkage.fields.get(dedupe.identifier)
-            if spec is None or spec.kind is not Kind.IDENTIFIER:
+            field = linkage.fields.get(dedupe.identifier)
+            if field is None or field.kind is not Kind.IDENTIFIER:
                 problems.append(((*at, "identifier"), "not an identifier field declared under linkage.fields"))
         elif dedupe.source in link_sources or dedupe.source in targets:
             problems.append(((*at, "source"), "a linked source is de-duplicated by its link (find_duplicates) or by "
@@ -338,8 +338,8 @@ def linkage_problems(linkage: Linkage, source_fields: Mapping[str, set[str]]) ->
                 problems.append(((*where, key, index), f"names column(s) no declared identity field produces: "
                                                        f"{', '.join(unknown)}"))  # fmt: skip
     for index, rule in enumerate(linkage.deterministic):
-        spec = linkage.fields.get(rule.identifier)
-        if spec is None or spec.kind is not Kind.IDENTIFIER:
+        identifier = linkage.fields.get(rule.identifier)
+        if identifier is None or identifier.kind is not Kind.IDENTIFIER:
             problems.append(((*where, "deterministic", index, "identifier"),
                              "not an identifier field declared under linkage.fields"))  # fmt: skip
         if rule.corroboration is Corroboration.TWO_OF_NAMES_AND_DATE and not (

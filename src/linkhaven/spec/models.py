@@ -27,7 +27,8 @@ from pydantic_core import PydanticCustomError
 
 from linkhaven.errors import SpecError
 from linkhaven.spec.indicators import IndicatorSet
-from linkhaven.spec.linkage import Linkage, linkage_problems
+from linkhaven.spec.linkage import Linkage as Linkage
+from linkhaven.spec.linkage import linkage_problems
 from linkhaven.spec.releases import ReleaseSection
 
 Loc = tuple[str | int, ...]

@@ -32,7 +32,7 @@ def name_select(kinds: set[Kind], alias_of: dict[Kind, str] | None = None) -> st
         if kind in kinds:
             prefix = NAME_PREFIX[kind]
             a = (alias_of or {}).get(kind, alias)
-            parts += [f"{a}.{c} AS {prefix}{c[c.index('_'):]}" for c in columns]
+            parts += [f"{a}.{c} AS {prefix}{c[c.index('_') :]}" for c in columns]
     return ", ".join(parts)
 
 
@@ -68,10 +68,12 @@ def load(ctx: RunContext) -> None:
         bindings = ctx.config.bindings(source)
         wanted = {b.field for b in bindings} | {b.period for b in bindings if b.period is not None}
         kept = [q(c) for c in sorted(wanted & present)]
+        has_person = person_id is not None and person_id in present
+        person = f"CAST({q(person_id)} AS VARCHAR)" if has_person and person_id else "NULL::VARCHAR"
         ctx.con.register("arrow_in", identity)
         ctx.sql(
             f"""CREATE TABLE id_{source} AS SELECT record_code, CAST({q(record_id)} AS VARCHAR) AS source_record_id,
-            {f"CAST({q(person_id)} AS VARCHAR)" if person_id in present else "NULL::VARCHAR"} AS source_person_id
+            {person} AS source_person_id
             {"".join(", " + c for c in kept)} FROM arrow_in"""
         )
         ctx.con.unregister("arrow_in")

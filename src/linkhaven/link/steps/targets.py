@@ -163,8 +163,7 @@ def _check_persons(ctx: RunContext, target: str, identifier: str) -> dict[str, i
             WHERE a.spine_id < b.spine_id ORDER BY 1, 2"""
         )
         for left_code, right_code in duplicates:
-            ctx.review.append(
-                ReviewCandidate(f"{target}~{target}", left_code, right_code, None, None, "same_identity_two_identifiers")
-            )
+            reason = "same_identity_two_identifiers"
+            ctx.review.append(ReviewCandidate(f"{target}~{target}", left_code, right_code, None, None, reason))
         out["possible_duplicate_identifiers"] = len(duplicates)
     return out
