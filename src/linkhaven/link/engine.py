@@ -5,7 +5,7 @@ whole tables (no Python per row), as the spec's `linkage:` section declares them
 
 1. prepare: load each source and standardise its identity fields by kind;
 2. targets: each source others link to becomes persons (by its declared identifier, or each
-   record alone) with their identity variants, checked for inconsistent and duplicate identifiers;
+   record alone) with their identity variants, checked for disagreeing and duplicate identifiers;
 3. deterministic: records sharing a declared identifier with a target person are linked when the
    declared corroboration holds, and flagged (never linked) when it clearly fails;
 4. probabilistic: a Splink model per declared link; 4b, a model per probabilistic de-duplication;

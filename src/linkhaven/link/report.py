@@ -98,7 +98,7 @@ Accept at probability &ge; {{ r.run.thresholds.accept_probability }}; clerical r
 <table>{% for k, v in r.spine.items() if k != "source" %}<tr><td>{{ k | replace("_", " ") }}</td>
 <td>{{ "{:,}".format(v) }}</td></tr>{% endfor %}</table>
 
-<h2>Deterministic pass (shared OEN, corroborated)</h2>
+<h2>Deterministic pass (shared identifier, corroborated)</h2>
 <table><tr><th>source</th>{% for k in det_keys %}<th>{{ k | replace("_", " ") }}</th>{% endfor %}</tr>
 {% for source, v in r.deterministic.items() %}<tr><td>{{ source }}</td>{% for k in det_keys %}
 <td>{{ "{:,}".format(v[k]) }}</td>{% endfor %}</tr>{% endfor %}</table>
@@ -125,7 +125,7 @@ two points below the source's overall rate are marked.</p>
 <td>{{ "{:,}".format(row.persons) }}</td></tr>{% endfor %}</table>{% endfor %}{% endfor %}
 
 <h2>Match-weight distribution</h2>
-<p>Best candidate per record scored by the model (records linked by OEN are scored only as training
+<p>Best candidate per record scored by the model (records linked by an identifier are scored only as training
 labels); weights in bins of one.</p>
 {% for source, bins in r.match_weight_histogram.items() %}<h3>{{ source }}</h3><table>
 <tr><th>weight from</th><th>records</th><th></th></tr>

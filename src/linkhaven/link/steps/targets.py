@@ -136,15 +136,15 @@ def _check_persons(ctx: RunContext, target: str, identifier: str) -> dict[str, i
     carried = {b.kind for b in ctx.config.bindings(target)}
     if {Kind.GIVEN_NAME, Kind.FAMILY_NAME, Kind.DATE} <= carried and date is not None:
         # Variants of one identifier that clearly disagree with its commonest variant: counted, kept.
-        inconsistent = ctx.rows(
+        disagreeing = ctx.rows(
             f"""WITH modal AS (
               SELECT * FROM var_{target} QUALIFY row_number() OVER (PARTITION BY spine_id ORDER BY n_records DESC,
                 unique_id) = 1)
             SELECT count(*), coalesce(sum(v.n_records), 0) FROM var_{target} v JOIN modal m USING (spine_id)
             WHERE v.unique_id <> m.unique_id AND NOT {corroborated("v", "m", date)}"""
         )[0]
-        out["inconsistent_variants"] = int(inconsistent[0])
-        out["inconsistent_records"] = int(inconsistent[1])
+        out["disagreeing_variants"] = int(disagreeing[0])
+        out["disagreeing_records"] = int(disagreeing[1])
         postcode = next((b.identity for b in ctx.config.bindings(target) if b.kind is Kind.POSTCODE), None)
         where = f"AND {postcode} IS NOT NULL" if postcode else ""
         place = f", {postcode}" if postcode else ""
