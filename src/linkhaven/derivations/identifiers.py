@@ -1,6 +1,6 @@
 """Named identifier rules: how an identifier is normalised and when it is valid, as SQL.
 
-A spec names a rule (`check: luhn_9`, `check: ontario_oen`) instead of carrying code, so intake's
+A spec names a rule (`check: digits_9_luhn`, or a unit's own) instead of carrying code, so intake's
 format checks and linkage's "is this identifier usable" test mean the same thing for every
 source that declares the rule. Generic rules live here; a unit's own rules (an identifier whose
 shape is particular to one jurisdiction) live in that unit's derivations module and register

@@ -1,7 +1,7 @@
 """SQL helpers shared by the linkage engine: the DuckDB connection and the agreement predicates.
 
 The agreement predicates are the deterministic pass's notion of "corroborated": they are written
-once here so that the identifier rule, a target's consistency check and the tests all mean the same.
+once here so that the identifier rule, a target's coherence check and the tests all mean the same.
 They read the standardised name columns (given_*, family_*) and a date column (`date`, with its
 `<date>_str` digits), as the name and date kinds of the spec's `linkage.fields` produce them.
 """

@@ -81,7 +81,7 @@ class IdentityField(_Model):
     prefixes: tuple[Annotated[int, pydantic.Field(ge=1, le=10)], ...] = ()
     """postcode: lengths of its coarser levels, longest first (Canada: 3 = FSA, 1 = district)."""
     check: Name | None = None
-    """identifier: a named rule of linkhaven.derivations.identifiers (e.g. ontario_oen); values
+    """identifier: a named rule of linkhaven.derivations.identifiers (e.g. digits_9_luhn); values
     failing its format are not used."""
     unique_within_source: bool = False
     """identifier: one record per identifier in each source (a record id); several records may
