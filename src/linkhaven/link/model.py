@@ -141,11 +141,12 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
 
 
 def exact_rule(config: LinkConfig, available: set[str]) -> str:
-    """SQL: two records agree exactly on every name, date and address field they both carry (the
-    pairs the prior is estimated from); falls back to the first compared column."""
+    """SQL: two records agree exactly on every name and date field they both carry (the pairs the
+    prior is estimated from, as Splink's estimator does with a deterministic rule); falls back to
+    the first compared column."""
     parts = []
     for name, spec in config.linkage.fields.items():
-        column = EXACT_COLUMNS.get(spec.kind, name if spec.kind in (Kind.DATE, Kind.ADDRESS) else None)
+        column = EXACT_COLUMNS.get(spec.kind, name if spec.kind is Kind.DATE else None)
         if column is not None and column in available:
             parts.append(f"l.{column} = r.{column}")
     if not parts:

@@ -43,7 +43,12 @@ def entity_select(ctx: RunContext, source: str) -> str:
 
 def build_map(ctx: RunContext, previous_map: TableOrLoader | None, decisions: Sequence[Decision]) -> None:
     parts = [entity_select(ctx, source) for source in ctx.sources]
-    ctx.sql(f"CREATE TABLE map_entities AS {' UNION ALL '.join(parts)}")
+    ctx.sql(
+        "CREATE TABLE map_entities (record_code VARCHAR, source VARCHAR, entity VARCHAR, method VARCHAR, "
+        "match_probability DOUBLE)"
+    )
+    for part in parts:
+        ctx.sql(f"INSERT INTO map_entities {part}")
     apply_decisions(ctx.con, "map_entities", decisions)
     if previous_map is None:
         previous = pa.table({"record_code": pa.array([], pa.string()), "person_key": pa.array([], pa.string())})
