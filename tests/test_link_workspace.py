@@ -234,11 +234,15 @@ def test_rerun_carries_decisions_and_keeps_person_keys(copy: Base, cli: Cli) -> 
     after = {r["record_code"]: r["person_key"] for r in current_map(ws).to_pylist()}
     assert after == before
     with ws.engine.connect() as conn:
-        carried = conn.execute(
-            select(link_review_pairs).where(
-                link_review_pairs.c.run_id == "L0002", link_review_pairs.c.status == "decided"
+        carried = (
+            conn.execute(
+                select(link_review_pairs).where(
+                    link_review_pairs.c.run_id == "L0002", link_review_pairs.c.status == "decided"
+                )
             )
-        ).mappings().all()
+            .mappings()
+            .all()
+        )
         runs = dict(conn.execute(select(linkage_runs.c.id, linkage_runs.c.status)).all())
     assert any(r["carried_from"] == pair["id"] and r["decision"] == "non_match" for r in carried)
     assert runs == {"L0001": "superseded", "L0002": "current"}
