@@ -84,10 +84,11 @@ def baseline(workspace: Path, truth: Path, threshold: float) -> dict[str, Any]:
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
     from linkhaven.link import LinkConfig, evaluate
-    from linkhaven.link.engine import _Run
+    from linkhaven.link.context import RunContext
     from linkhaven.link.model import comparisons
     from linkhaven.link.service import read_inputs
     from linkhaven.link.sql import connect
+    from linkhaven.link.steps.prepare import load, standardise
     from linkhaven.workspace import Workspace
 
     for name in ("splink", "sqlglot"):
@@ -107,17 +108,17 @@ def baseline(workspace: Path, truth: Path, threshold: float) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(dir=WORK))
     con = connect(scratch, config.threads, config.memory_limit)
     try:
-        run = _Run(con, inputs, config, scratch)
-        run.load()
-        run.standardise()  # the same standardised columns the comparisons read
+        ctx = RunContext(con, inputs, config, scratch)
+        load(ctx)
+        standardise(ctx)  # the same standardised columns the comparisons read
         lap("standardise")
         columns = (
             "record_code AS unique_id, oen, given_std, given_first, given_joined, given_tokens, given_groups, "
             "given_phon, family_std, family_joined, family_core, family_tokens, family_phon, dob, dob_str"
         )
         postal = (
-            "CASE WHEN postal IS NOT NULL THEN [postal] END AS postals, CASE WHEN fsa IS NOT NULL THEN [fsa] END "
-            "AS fsas, CASE WHEN postal IS NOT NULL THEN [left(postal, 1)] END AS areas"
+            "CASE WHEN postal IS NOT NULL THEN [postal] END AS postal_set, CASE WHEN postal IS NOT NULL THEN "
+            "[left(postal, 3)] END AS postal_p3, CASE WHEN postal IS NOT NULL THEN [left(postal, 1)] END AS postal_p1"
         )
         figures: dict[str, Any] = {}
         quality: dict[str, Any] = {}
@@ -126,14 +127,15 @@ def baseline(workspace: Path, truth: Path, threshold: float) -> dict[str, Any]:
             f"CREATE TABLE truth AS SELECT * FROM read_csv('{truth}', header = true, all_varchar = true)"
         )
         for source in ("cpin", "eqao"):
-            extra = postal if source == "cpin" else "NULL::VARCHAR[] AS postals, NULL::VARCHAR[] AS fsas, " \
-                                                      "NULL::VARCHAR[] AS areas"  # fmt: skip
+            extra = postal if source == "cpin" else "NULL::VARCHAR[] AS postal_set, NULL::VARCHAR[] AS postal_p3, " \
+                                                      "NULL::VARCHAR[] AS postal_p1"  # fmt: skip
             con.execute(f"CREATE OR REPLACE TABLE b_left AS SELECT {columns}, {extra} FROM stdn_{source}")
             con.execute(f"CREATE OR REPLACE TABLE b_right AS SELECT {columns}, {postal} FROM stdn_onsis")
             api = DuckDBAPI(connection=con)
             left = api.register("b_left", dataset_display_name=source)
             right = api.register("b_right", dataset_display_name="onsis")
-            chosen = comparisons({"postals"} if source == "cpin" else set()) + [cl.ExactMatch("oen")]
+            fields = {"given_name", "family_name", "dob"} | ({"postal"} if source == "cpin" else set())
+            chosen = comparisons(config, fields) + [cl.ExactMatch("oen")]
             settings = SettingsCreator(
                 link_type="link_only", unique_id_column_name="unique_id", comparisons=chosen,
                 blocking_rules_to_generate_predictions=[block_on(*rule) for rule in PLAIN_RULES],
@@ -171,8 +173,7 @@ def baseline(workspace: Path, truth: Path, threshold: float) -> dict[str, Any]:
         shutil.rmtree(scratch, ignore_errors=True)
     if cpin_map is not None:
         cpin_only = cpin_map.filter(pc.equal(cpin_map["source"], "cpin"))
-        ev = evaluate(cpin_only, {"cpin": inputs["cpin"]}, truth, pairs=[("cpin", "cpin")], config=config,
-                      scratch=WORK)  # fmt: skip
+        ev = evaluate(cpin_only, {"cpin": inputs["cpin"]}, truth, config, pairs=[("cpin", "cpin")], scratch=WORK)
         quality.update(ev["pairs"])
     lap("evaluate_cpin_clusters")
     return {"pairs": quality, "seconds_by_step": timings, "predictions": figures,

@@ -90,7 +90,7 @@ def test_shared_oen_that_disagrees_is_flagged_not_linked(linked: Linked) -> None
     conflict = linked.codes["conflict"]
     assert linked.key(conflict) != linked.spine_key(linked.people[0]["oen"])
     flagged = [r for r in linked.result.review if r.left_code == conflict]
-    assert [r.queue_reason for r in flagged] == ["oen_conflict"]
+    assert [r.queue_reason for r in flagged] == ["identifier_conflict"]
     assert linked.result.stats["deterministic"]["cpin"]["conflicts_flagged"] >= 1
 
 
@@ -171,7 +171,7 @@ def test_report_figures_by_source_year_and_subgroup(linked: Linked) -> None:
 def test_models_hold_parameters_only(linked: Linked) -> None:
     assert set(linked.result.models) == {"cpin~onsis", "eqao~onsis"}
     for model in linked.result.models.values():
-        assert foreign_strings(model) == []
+        assert foreign_strings(model, CONFIG) == []
     names = set(linked.inputs["cpin"].identity.column("family_name").to_pylist())
     text = str(linked.result.models) + str(linked.result.charts)
     assert not any(n and len(n) > 4 and f"'{n}'" in text for n in names)

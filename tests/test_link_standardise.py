@@ -6,8 +6,9 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from linkhaven.derivations.ontario_identifiers import CANADIAN_POSTAL_PATTERN
 from linkhaven.link.sql import corroborated, dob_agrees, family_agrees, given_agrees, names_swapped
-from linkhaven.link.standardise import dob_sql, equivalence_groups, fold, name_table, nysiis, postal_sql
+from linkhaven.link.standardise import dob_sql, equivalence_groups, fold, name_table, nysiis, postcode_sql
 
 
 def std(name: str) -> dict[str, object]:
@@ -90,12 +91,15 @@ def test_postal_code_and_birth_date_sql() -> None:
     con = duckdb.connect()
     con.register(
         "t",
-        pa.table({
-            "p": ["k1a 0b1", "K1A-0B1", "K1A0B1", "D1A 0B1", None],
-            "d": ["2010-03-15", "20100315", "x", None, "2010-02-30"],
-        }),
+        pa.table(
+            {
+                "p": ["k1a 0b1", "K1A-0B1", "K1A0B1", "D1A 0B1", None],
+                "d": ["2010-03-15", "20100315", "x", None, "2010-02-30"],
+            }
+        ),
     )
-    rows = con.execute(f"SELECT {postal_sql('p')}, {dob_sql('d')}::VARCHAR FROM t").fetchall()
+    postcode = postcode_sql("p", CANADIAN_POSTAL_PATTERN)
+    rows = con.execute(f"SELECT {postcode}, {dob_sql('d')}::VARCHAR FROM t").fetchall()
     assert [r[0] for r in rows] == ["K1A0B1", "K1A0B1", "K1A0B1", None, None]  # D is never a first letter
     assert [r[1] for r in rows] == ["2010-03-15", "2010-03-15", None, None, None]
 

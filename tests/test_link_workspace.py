@@ -158,7 +158,7 @@ def test_run_writes_map_report_and_register(on: Base) -> None:
 def test_evaluate_prints_the_pairs_contract(on: Base, cli: Cli) -> None:
     truth = str(on.extracts / "truth.csv")
     result = cli_json(cli, "linker", on.workspace, "link", "evaluate", "--truth", truth, "--json")
-    assert set(result["pairs"]) == {"cpin~onsis", "eqao~onsis", "cpin~cpin"}
+    assert set(result["pairs"]) == {"cpin~onsis", "eqao~onsis", "cpin~cpin", "onsis~onsis"}
     for figures in result["pairs"].values():
         assert {"precision", "recall", "f1", "tp", "fp", "fn"} <= set(figures)
     assert result["pairs"]["eqao~onsis"]["recall"] >= 0.999
@@ -182,7 +182,7 @@ def test_only_the_linker_sees_review_pairs(on: Base, cli: Cli, user: str) -> Non
 def test_review_shows_both_records_to_the_linker(on: Base, cli: Cli) -> None:
     shown = conflict_pair(cli, on.workspace)
     fields = {f["field"]: f for f in shown["fields"]}
-    assert shown["queue_reason"] == "oen_conflict" and shown["status"] == "pending"
+    assert shown["queue_reason"] == "identifier_conflict" and shown["status"] == "pending"
     assert fields["oen"]["left"] == fields["oen"]["right"] == on.people[0]["oen"]
     assert fields["given_name"]["comparison"] == "differs"
     assert fields["family_name"]["comparison"] == "exact"
@@ -234,11 +234,15 @@ def test_rerun_carries_decisions_and_keeps_person_keys(copy: Base, cli: Cli) -> 
     after = {r["record_code"]: r["person_key"] for r in current_map(ws).to_pylist()}
     assert after == before
     with ws.engine.connect() as conn:
-        carried = conn.execute(
-            select(link_review_pairs).where(
-                link_review_pairs.c.run_id == "L0002", link_review_pairs.c.status == "decided"
+        carried = (
+            conn.execute(
+                select(link_review_pairs).where(
+                    link_review_pairs.c.run_id == "L0002", link_review_pairs.c.status == "decided"
+                )
             )
-        ).mappings().all()
+            .mappings()
+            .all()
+        )
         runs = dict(conn.execute(select(linkage_runs.c.id, linkage_runs.c.status)).all())
     assert any(r["carried_from"] == pair["id"] and r["decision"] == "non_match" for r in carried)
     assert runs == {"L0001": "superseded", "L0002": "current"}

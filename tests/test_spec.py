@@ -101,6 +101,10 @@ thresholds:
 linkage:
   accept_probability: 0.9
   review_lower_probability: 0.5
+  fields: {birth_date: {kind: date}}
+  sources: {registry: {fields: {birth_date: birth_date}}}
+  dedupe: [{source: registry}]
+  comparisons: [{field: birth_date}]
 retention:
   days: {identity: 365, content: 730, linkage: 730, releases: 365, publications: 730, audit: 3650}
 contact:

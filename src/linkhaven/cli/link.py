@@ -16,7 +16,7 @@ from linkhaven.cli._common import JSON_OPTION, console, emit_json, emit_table, o
 from linkhaven.governance.permissions import Action
 
 link_app = typer.Typer(
-    help="Link CPIN, OnSIS and EQAO records: run, clerical review, evaluation, report.",
+    help="Link the sources the spec declares: run, clerical review, evaluation, report.",
     invoke_without_command=True,
 )
 review_app = typer.Typer(
@@ -37,7 +37,7 @@ def _quiet_libraries() -> None:
 
 @link_app.callback()
 def link(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
-    """Link the current deliveries to the OnSIS spine and write the linkage report (linker)."""
+    """Link and de-duplicate the current deliveries as the spec declares; write the report (linker)."""
     if ctx.invoked_subcommand is not None:
         return
     from linkhaven.link import run_linkage
@@ -48,7 +48,7 @@ def link(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
         if json_out:
             result = run_linkage(ws, act)
         else:
-            with console.status("Linking (standardise, OEN pass, Splink, assignment, report)..."):
+            with console.status("Linking (standardise, identifier pass, Splink, assignment, report)..."):
                 result = run_linkage(ws, act)
     if json_out:
         emit_json(result.as_dict())
@@ -56,7 +56,7 @@ def link(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     console.print(f"Linkage run {result.run_id}: {result.records:,} records, {result.persons:,} persons "
                   f"({result.seconds:.0f} s).")  # fmt: skip
     for source, rate in result.link_rates.items():
-        console.print(f"  {source}: {rate * 100:.2f}% of records linked to the spine")
+        console.print(f"  {source}: {rate * 100:.2f}% of records linked")
     console.print(f"  clerical review: {result.review_pending} pending, {result.review_carried} carried over")
     console.print(f"Report: {result.report_html}")
 
@@ -65,25 +65,38 @@ def link(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
 def evaluate(
     ctx: typer.Context,
     truth: Path = typer.Option(
-        ..., "--truth", help="Ground truth (`source,record_id,person_id`), e.g. synth's truth.csv."
+        ...,
+        "--truth",
+        help="Ground truth CSV: source, source_record_id (or record_id), true_entity_id (or person_id); "
+        "e.g. synth's truth.csv.",
+    ),
+    pair: list[str] = typer.Option(
+        [], "--pair", help="A pair to measure, SOURCE~SOURCE (repeatable); default: every declared link and dedupe."
     ),
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Pairwise precision, recall and F1 per source pair, and cluster metrics, against ground truth."""
+    """Pairwise precision, recall and F1 per declared link or de-duplication, and cluster metrics."""
     from linkhaven.link import evaluate_current
 
+    pairs = [tuple(p.split("~", 1)) for p in pair] or None
+    if pairs is not None and any(len(p) != 2 for p in pairs):
+        raise typer.BadParameter("write each pair as SOURCE~SOURCE", param_hint="--pair")
     ws = open_workspace(ctx)
     with ws.act(Action.LINK_EVALUATE, obj="linkage") as act:
-        result = evaluate_current(ws, act, truth)
+        result = evaluate_current(ws, act, truth, [(p[0], p[1]) for p in pairs] if pairs else None)
     if json_out:
         emit_json(result)
         return
-    rows = [{"pair": pair, **{k: v for k, v in m.items() if k in ("precision", "recall", "f1", "tp", "fp", "fn")}}
-            for pair, m in result["pairs"].items()]  # fmt: skip
+    keys = ("status", "precision", "recall", "f1", "tp", "fp", "fn")
+    rows = [{"pair": name, **{k: "no data" if v is None else v for k, v in m.items() if k in keys}}
+            for name, m in result["pairs"].items()]  # fmt: skip
     emit_table(f"Linkage quality, run {result['run_id']} (map v{result['map_version']})", rows)
     clusters = result["clusters"]
-    console.print(f"Persons recovered exactly: {clusters['persons_recovered_exactly']:,} of "
-                  f"{clusters['true_persons']:,}; B-cubed F1 {clusters['bcubed_f1']:.5f}")  # fmt: skip
+    if clusters["bcubed_f1"] is None:
+        console.print("Clusters: no data (no truth record is in the map).")
+    else:
+        console.print(f"Persons recovered exactly: {clusters['persons_recovered_exactly']:,} of "
+                      f"{clusters['true_persons']:,}; B-cubed F1 {clusters['bcubed_f1']:.5f}")  # fmt: skip
 
 
 @link_app.command("report")

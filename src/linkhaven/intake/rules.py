@@ -12,17 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from linkhaven.derivations.identifiers import identifier_rule
 from linkhaven.sqlquote import lit, q
 
 if TYPE_CHECKING:
     from linkhaven.spec import ProjectSpec
-
-OEN_PATTERN = "^[0-9]{9}$"
-POSTAL_PATTERN = "^[ABCEGHJKLMNPRSTVXY][0-9][ABCEGHJKLMNPRSTVWXYZ][0-9][ABCEGHJKLMNPRSTVWXYZ][0-9]$"
-
-
-
-
 
 
 @dataclass(frozen=True)
@@ -48,11 +42,9 @@ class FieldRule:
         return f"NULLIF(trim({q(self.column)}), '')"
 
     def normalised(self) -> str:
-        """The text value after harmless normalisation (OEN separators, postal code case and space)."""
-        if self.check == "oen":
-            return f"regexp_replace({self.raw}, '[ -]', '', 'g')"
-        if self.check == "postal_code":
-            return f"upper(regexp_replace({self.raw}, '\\s', '', 'g'))"
+        """The text value after the harmless normalisation its named check declares (separators, case, spaces)."""
+        if self.check is not None:
+            return identifier_rule(self.check).normalised(self.raw)
         return self.raw
 
     def typed(self) -> str:
@@ -66,7 +58,7 @@ class FieldRule:
             return f"TRY_CAST({value} AS DOUBLE)"
         return value
 
-    def failures(self, oen_check_digit: str) -> list[tuple[str, str]]:
+    def failures(self, check_digit: str) -> list[tuple[str, str]]:
         """(reason, failing predicate) pairs, in order."""
         value, typed = self.normalised(), self.typed()
         out: list[tuple[str, str]] = []
@@ -83,27 +75,14 @@ class FieldRule:
             out.append(("out_of_range", f"{typed} < {float(self.minimum)!r}"))
         if self.maximum is not None and self.type in {"integer", "decimal"}:
             out.append(("out_of_range", f"{typed} > {float(self.maximum)!r}"))
-        if self.check == "oen":
-            out.append(("invalid_oen", f"{value} IS NOT NULL AND NOT regexp_full_match({value}, '{OEN_PATTERN}')"))
-            if oen_check_digit == "luhn":
-                out.append(("invalid_oen_check_digit", f"{value} IS NOT NULL AND NOT {luhn_ok(value)}"))
-        if self.check == "postal_code":
-            out.append(
-                ("invalid_postal_code", f"{value} IS NOT NULL AND NOT regexp_full_match({value}, '{POSTAL_PATTERN}')")
-            )
+        if self.check is not None:
+            # A named rule (linkhaven.derivations): its format, then its check digit where the spec turns
+            # checks on (`check_digit` 'luhn'; some official check rules are not public).
+            rule = identifier_rule(self.check)
+            out.append((rule.reason, f"{value} IS NOT NULL AND NOT {rule.valid(value)}"))
+            if check_digit == rule.check_digit:
+                out.append((f"{rule.reason}_check_digit", f"{value} IS NOT NULL AND NOT {rule.valid(value, True)}"))
         return out
-
-
-def luhn_ok(value: str) -> str:
-    """Luhn mod 10 over all nine digits, as SQL (the stand-in OEN check digit; the official rule is not public)."""
-    terms = []
-    for position in range(9):
-        digit = f"CAST(substr({value}, {position + 1}, 1) AS INTEGER)"
-        if position % 2 == 1:  # every second digit from the left of 9 = from the right, excluding the check digit
-            terms.append(f"(CASE WHEN {digit} * 2 > 9 THEN {digit} * 2 - 9 ELSE {digit} * 2 END)")
-        else:
-            terms.append(digit)
-    return f"(({' + '.join(terms)}) % 10 = 0)"
 
 
 @dataclass(frozen=True)

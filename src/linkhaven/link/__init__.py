@@ -1,4 +1,4 @@
-"""Linkage: find the same child in CPIN, OnSIS and EQAO.
+"""Linkage: find the same person across the sources a spec declares, and within one source.
 
 Library first; the CLI (`linkhaven link ...`) is a thin layer over these functions.
 

@@ -1,4 +1,11 @@
-"""Quality against ground truth: pairwise precision, recall and F1 per source pair, cluster metrics.
+"""Quality against ground truth: pairwise precision, recall and F1 for every declared link and
+de-duplication (or the pairs asked for), and cluster metrics.
+
+The truth file is CSV with a header: `source` (a source name of the spec), the record's id in
+its source (`source_record_id`, or `record_id` as `linkhaven synth` writes it) and its true
+entity (`true_entity_id`, `entity_id`, or `person_id`); records of one entity are one person.
+Extra columns are ignored. A pair with neither true nor predicted links has no data: its figures
+are reported as such (None, status "no data"), never as a perfect 1.0.
 
 Pairs are counted, never listed: for two sources, the true pairs are sum over true persons of
 n_a * n_b, the predicted pairs sum over person keys of n_a * n_b, and the true positives sum over
@@ -24,17 +31,23 @@ from linkhaven.link.sql import connect
 from linkhaven.link.stats import _dimensions
 from linkhaven.sqlquote import lit
 
-DEFAULT_PAIRS = (("cpin", "onsis"), ("eqao", "onsis"), ("cpin", "cpin"))
+RECORD_ID_COLUMNS = ("source_record_id", "record_id")
+ENTITY_COLUMNS = ("true_entity_id", "entity_id", "person_id")
 
 
 def _metrics(tp: int, predicted: int, true: int) -> dict[str, Any]:
-    precision = tp / predicted if predicted else 1.0
-    recall = tp / true if true else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    """Pairwise figures; a ratio over zero pairs is None (undefined), never 1.0."""
+    precision = tp / predicted if predicted else None
+    recall = tp / true if true else None
+    if precision is None or recall is None:
+        f1 = None
+    else:
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
-        "precision": round(precision, 6),
-        "recall": round(recall, 6),
-        "f1": round(f1, 6),
+        "status": "no data" if not predicted and not true else "measured",
+        "precision": None if precision is None else round(precision, 6),
+        "recall": None if recall is None else round(recall, 6),
+        "f1": None if f1 is None else round(f1, 6),
         "tp": tp,
         "fp": predicted - tp,
         "fn": true - tp,
@@ -47,17 +60,18 @@ def evaluate(
     linkage_map: pa.Table,
     inputs: dict[str, SourceInput],
     truth: Path | pa.Table,
-    pairs: Iterable[tuple[str, str]] = DEFAULT_PAIRS,
-    config: LinkConfig | None = None,
+    config: LinkConfig,
+    pairs: Iterable[tuple[str, str]] | None = None,
     scratch: Path | None = None,
 ) -> dict[str, Any]:
-    """Compare `linkage_map` (record_code, source, person_key) with a `synth` truth file
-    (`source,record_id,person_id`); `inputs` give each record code's source record id."""
-    config = config or LinkConfig()
+    """Compare `linkage_map` (record_code, source, person_key) with a truth file (module docstring);
+    `inputs` give each record code's source record id. `pairs` default to every declared link and
+    de-duplication (`LinkConfig.evaluation_pairs`)."""
+    chosen = list(pairs) if pairs is not None else config.evaluation_pairs()
     with tempfile.TemporaryDirectory(dir=scratch) as tmp:
         con = connect(Path(tmp), config.threads, config.memory_limit)
         try:
-            return _evaluate(con, linkage_map, inputs, truth, list(pairs), config)
+            return _evaluate(con, linkage_map, inputs, truth, chosen, config)
         finally:
             con.close()
 
@@ -72,22 +86,40 @@ def _evaluate(
 ) -> dict[str, Any]:
     con.register("map_in", linkage_map.select(["record_code", "source", "person_key"]))
     if isinstance(truth, Path):
-        con.execute(
-            f"CREATE TABLE truth AS SELECT source, record_id, person_id FROM read_csv({lit(str(truth))}, "
-            "header = true, all_varchar = true)"
-        )
+        con.execute(f"CREATE TABLE truth_in AS SELECT * FROM read_csv({lit(str(truth))}, header = true, "
+                    "all_varchar = true)")  # fmt: skip
     else:
-        con.register("truth", truth)
+        con.register("truth_in", truth)
+    columns = {r[0] for r in con.execute("DESCRIBE truth_in").fetchall()}
+    record_id = next((c for c in RECORD_ID_COLUMNS if c in columns), None)
+    entity = next((c for c in ENTITY_COLUMNS if c in columns), None)
+    if "source" not in columns or record_id is None or entity is None:
+        raise ValueError(
+            "the truth file needs the columns source, source_record_id (or record_id) and true_entity_id "
+            "(or entity_id, person_id)"
+        )
+    con.execute(
+        f"CREATE TABLE truth AS SELECT source, CAST({record_id} AS VARCHAR) AS record_id, "
+        f"CAST({entity} AS VARCHAR) AS person_id FROM truth_in"
+    )
+    date = config.date
     parts = []
     for source, given in inputs.items():
-        identity = given.identity_table().select(["record_code", "source_record_id", "birth_date"])
+        table = given.identity_table()
+        rid = config.record_ids.get(source, "source_record_id")
+        born = next((b.field for b in config.bindings(source) if b.identity == date), None)
+        keep = [c for c in ("record_code", rid, born) if c is not None and c in table.column_names]
+        identity = table.select(list(dict.fromkeys(keep)))
+        del table
         con.execute(f"CREATE TABLE id_{source} AS SELECT * FROM identity")
         del identity
         content = given.content_table(CONTENT_USED)
         con.execute(f"CREATE TABLE ct_{source} AS SELECT * FROM content")
         del content
-        con.execute(f"CREATE VIEW std_{source} AS SELECT record_code, birth_date AS dob FROM id_{source}")
-        parts.append(f"SELECT record_code, source_record_id, {lit(source)} AS source FROM id_{source}")
+        dated = f", {born} AS {date}" if born in keep and date is not None else ""
+        con.execute(f"CREATE VIEW std_{source} AS SELECT record_code{dated} FROM id_{source}")
+        parts.append(f"SELECT record_code, CAST({rid} AS VARCHAR) AS source_record_id, {lit(source)} AS source "
+                     f"FROM id_{source}")  # fmt: skip
     con.execute(f"CREATE TABLE records AS {' UNION ALL '.join(parts)}")
     con.execute(
         """CREATE TABLE ev AS
@@ -100,6 +132,7 @@ def _evaluate(
     for a, b in pairs:
         result["pairs"][f"{a}~{b}"] = _pair(con, a, b)
     result["clusters"] = _clusters(con)
+    result["clusters_by_source"] = {a: _clusters(con, a) for a in dict.fromkeys(a for a, b in pairs if a == b)}
     result["subgroup_recall"] = {}
     for a, b in pairs:
         if a != b and a in inputs:
@@ -144,13 +177,15 @@ def _pair(con: duckdb.DuckDBPyConnection, a: str, b: str) -> dict[str, Any]:
     return _metrics(tp, predicted, true)
 
 
-def _clusters(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """Cluster-level agreement over all measured records: how many true persons are recovered
-    exactly as one person key, how many are split or merged, and B-cubed precision and recall."""
+def _clusters(con: duckdb.DuckDBPyConnection, source: str | None = None) -> dict[str, Any]:
+    """Cluster-level agreement over all measured records (or one source's, for a de-duplication):
+    how many true persons are recovered exactly as one person key, how many are split or merged,
+    and B-cubed precision and recall (None without records)."""
+    where = "" if source is None else f" WHERE source = {lit(source)}"
     # Materialised, not CTEs: DuckDB 1.5 planned the CTE form of these joins as a product.
-    con.execute("CREATE OR REPLACE TEMP TABLE __cell AS SELECT t, k, count(*) AS n FROM ev GROUP BY t, k")
-    con.execute("CREATE OR REPLACE TEMP TABLE __nt AS SELECT t, count(*) AS nt FROM ev GROUP BY t")
-    con.execute("CREATE OR REPLACE TEMP TABLE __nk AS SELECT k, count(*) AS nk FROM ev GROUP BY k")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __cell AS SELECT t, k, count(*) AS n FROM ev{where} GROUP BY t, k")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __nt AS SELECT t, count(*) AS nt FROM ev{where} GROUP BY t")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __nk AS SELECT k, count(*) AS nk FROM ev{where} GROUP BY k")
     row = con.execute(
         """SELECT (SELECT count(*) FROM __nt), (SELECT count(*) FROM __nk),
           (SELECT count(*) FROM __cell c JOIN __nt a ON a.t = c.t JOIN __nk b ON b.k = c.k
@@ -162,8 +197,12 @@ def _clusters(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     ).fetchone()
     assert row is not None
     persons, keys, exact, split, merged, b3p, b3r = row
-    b3p, b3r = float(b3p or 1.0), float(b3r or 1.0)
+    if not persons:
+        return {"status": "no data", "true_persons": 0, "person_keys": int(keys or 0), "bcubed_precision": None,
+                "bcubed_recall": None, "bcubed_f1": None, "persons_recovered_exactly": 0}  # fmt: skip
+    b3p, b3r = float(b3p), float(b3r)
     return {
+        "status": "measured",
         "true_persons": int(persons),
         "person_keys": int(keys),
         "persons_recovered_exactly": int(exact),

@@ -18,10 +18,10 @@ from linkhaven.link.engine import EngineResult
 
 REVIEW_REASONS = {
     "band": "probability between the review threshold and the accept threshold",
-    "one_to_one": "above the accept threshold, but the spine person is linked to another cluster",
-    "oen_conflict": "shares an OEN with a spine person but clearly disagrees on names and birth date",
+    "one_to_one": "above the accept threshold, but the target person is linked to another cluster",
+    "identifier_conflict": "shares an identifier with a target person but clearly disagrees on names and date",
     "twin_guard": "same birth date but clearly different given names (twins look alike to the model)",
-    "same_identity_two_oens": "two spine OENs with the same name, birth date and postal code",
+    "same_identity_two_identifiers": "two identifiers of one source with the same names, date and postcode",
 }
 
 
@@ -98,7 +98,7 @@ Accept at probability &ge; {{ r.run.thresholds.accept_probability }}; clerical r
 <table>{% for k, v in r.spine.items() if k != "source" %}<tr><td>{{ k | replace("_", " ") }}</td>
 <td>{{ "{:,}".format(v) }}</td></tr>{% endfor %}</table>
 
-<h2>Deterministic pass (shared OEN, corroborated)</h2>
+<h2>Deterministic pass (shared identifier, corroborated)</h2>
 <table><tr><th>source</th>{% for k in det_keys %}<th>{{ k | replace("_", " ") }}</th>{% endfor %}</tr>
 {% for source, v in r.deterministic.items() %}<tr><td>{{ source }}</td>{% for k in det_keys %}
 <td>{{ "{:,}".format(v[k]) }}</td>{% endfor %}</tr>{% endfor %}</table>
@@ -125,7 +125,7 @@ two points below the source's overall rate are marked.</p>
 <td>{{ "{:,}".format(row.persons) }}</td></tr>{% endfor %}</table>{% endfor %}{% endfor %}
 
 <h2>Match-weight distribution</h2>
-<p>Best candidate per record scored by the model (records linked by OEN are scored only as training
+<p>Best candidate per record scored by the model (records linked by an identifier are scored only as training
 labels); weights in bins of one.</p>
 {% for source, bins in r.match_weight_histogram.items() %}<h3>{{ source }}</h3><table>
 <tr><th>weight from</th><th>records</th><th></th></tr>
@@ -186,7 +186,7 @@ def render_html(report: dict[str, Any], charts: dict[str, dict[str, Any]]) -> st
             for name, spec in sorted(charts.items())
         ],
         methods=("deterministic", "probabilistic", "clerical", "unlinked"),
-        det_keys=("records_with_oen", "linked", "conflicts_flagged", "oen_not_in_spine"),
+        det_keys=("records_with_identifier", "linked", "conflicts_flagged", "identifier_not_in_target"),
         pct=_pct,
         review_reasons=REVIEW_REASONS,
     )

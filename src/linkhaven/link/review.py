@@ -19,10 +19,12 @@ import pyarrow.parquet as pq
 from sqlalchemy import insert, select, update
 
 from linkhaven.errors import WorkspaceError
-from linkhaven.link.engine import MAP_SCHEMA, Decision, apply_decisions
+from linkhaven.link.config import LinkConfig
+from linkhaven.link.graph import apply_decisions
 from linkhaven.link.registry import link_review_pairs, linkage_map_versions, linkage_runs
 from linkhaven.link.service import current_run
 from linkhaven.link.standardise import equivalence_groups, fold, nysiis
+from linkhaven.link.types import MAP_SCHEMA, Decision
 from linkhaven.workspace.workspace import Act, Workspace, now
 
 MATCH_REASONS = {
@@ -40,8 +42,7 @@ NON_MATCH_REASONS = {
     "insufficient_evidence": "not enough evidence to link",
 }
 DECISIONS = {"match": MATCH_REASONS, "non_match": NON_MATCH_REASONS}
-FIELDS = ("source", "source_record_id", "source_person_id", "oen", "given_name", "family_name", "birth_date",
-          "postal_code")  # fmt: skip
+FIXED = ("source", "source_record_id", "source_person_id")
 
 
 def _pair(ws: Workspace, pair_id: int) -> dict[str, Any]:
@@ -81,27 +82,27 @@ def list_pairs(
     return rows
 
 
-def _verdict(field: str, left: Any, right: Any) -> str:
-    """A reviewer's hint per field: exact, same after standardisation, equivalent, or differs."""
+def _verdict(kind: str, left: Any, right: Any) -> str:
+    """A reviewer's hint per field of a `kind`: exact, same after standardisation, equivalent, or differs."""
     if left is None or right is None:
         return "missing"
     if left == right:
         return "exact"
-    if field in {"given_name", "family_name"}:
+    if kind in {"given_name", "family_name", "middle_name"}:
         a, b = fold(str(left)), fold(str(right))
         if a.replace(" ", "") == b.replace(" ", ""):
             return "same after standardisation"
         groups = equivalence_groups()
-        if field == "given_name" and set(groups.get(a, ())) & set(groups.get(b, ())):
+        if kind == "given_name" and set(groups.get(a, ())) & set(groups.get(b, ())):
             return "equivalent (short or other-language form)"
         ta, tb = set(a.split()), set(b.split())
         if ta and tb and (ta <= tb or tb <= ta):
             return "one is part of the other"
         if nysiis(a.replace(" ", "")) == nysiis(b.replace(" ", "")):
             return "same sound"
-    if field == "postal_code" and str(left)[:3] == str(right)[:3]:
-        return "same FSA"
-    if field == "birth_date":
+    if kind == "postcode" and str(left)[:3] == str(right)[:3]:
+        return "same first three characters"
+    if kind == "date":
         l_, r_ = str(left), str(right)
         if l_[:4] == r_[:4] and l_[5:7] == r_[8:10] and l_[8:10] == r_[5:7]:
             return "day and month exchanged"
@@ -122,21 +123,24 @@ def show_pair(ws: Workspace, act: Act, pair_id: int) -> dict[str, Any]:
             r["record_code"]: r
             for r in con.execute(
                 "SELECT * FROM extract WHERE record_code IN (?, ?)", [pair["left_code"], pair["right_code"]]
-            ).to_arrow_table().to_pylist()
+            )
+            .to_arrow_table()
+            .to_pylist()
         }
     finally:
         con.close()
     left, right = rows.get(pair["left_code"]), rows.get(pair["right_code"])
     if left is None or right is None:
         raise WorkspaceError(f"The identity values of pair {pair_id} are not in its run's review extract.")
+    kinds = {name: str(spec.kind) for name, spec in LinkConfig.from_spec(ws.spec()).linkage.fields.items()}
     fields = []
-    for name in FIELDS:
+    for name in (*FIXED, *kinds):
         a, b = left.get(name), right.get(name)
         fields.append({
             "field": name,
             "left": None if a is None else str(a),
             "right": None if b is None else str(b),
-            "comparison": "-" if name in {"source", "source_record_id", "source_person_id"} else _verdict(name, a, b),
+            "comparison": "-" if name in FIXED else _verdict(kinds[name], a, b),
         })  # fmt: skip
     act.detail.update(pair=pair_id, kind=pair["kind"])
     return {

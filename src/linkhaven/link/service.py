@@ -37,10 +37,11 @@ from linkhaven.workspace.workspace import Act, Workspace, now
 
 REPORT_DIR = ("reports", "linkage")
 METHOD = (
-    "standardisation; deterministic OEN pass with corroboration (2 of given name, family name, birth date); "
-    "Splink {splink} probabilistic pass per source against the OnSIS spine (m from deterministic links, u by "
-    "random sampling), record-level probability over competing candidates; source duplicates clustered; "
-    "one-to-one assignment of person clusters to the spine; clerical review between the spec's thresholds"
+    "as declared in the spec's linkage section (saved with the run as <run>-settings.json): standardisation by "
+    "field kind; deterministic identifier rules with corroboration; Splink {splink} probabilistic pass per "
+    "declared link and de-duplication (m from deterministic links or EM, u by random sampling), record-level "
+    "probability over competing candidates; declared assignment (best, one-to-one, clusters then one-to-one); "
+    "clerical review between the spec's thresholds"
 )
 
 
@@ -146,11 +147,12 @@ def run_linkage(ws: Workspace, act: Act, config: LinkConfig | None = None) -> Li
     started_at = now()
     spec = ws.spec()
     config = config or LinkConfig.from_spec(spec)
-    sources = [config.spine, *config.linked]
-    inputs, used = read_inputs(ws, sources)
-    if config.spine not in inputs:
+    inputs, used = read_inputs(ws, list(config.sources))
+    missing = [t for t in config.targets if t not in inputs]
+    if missing or not inputs:
         raise WorkspaceError(
-            f"No {config.spine} delivery is loaded; linkage needs the spine. Take it in first (`linkhaven intake`)."
+            f"No delivery of {', '.join(missing or config.sources)} is loaded; linkage needs every source others "
+            "are linked to. Take it in first (`linkhaven intake`)."
         )
     with ws.engine.connect() as conn:
         previous = _current_run(conn)
@@ -160,7 +162,7 @@ def run_linkage(ws: Workspace, act: Act, config: LinkConfig | None = None) -> Li
     act.object = f"linkage:{run_id}"
     with ws.exclusive() as scratch:
         result = link(inputs, config, scratch, previous_map, decisions)
-        models = {pair: _check_model(model) for pair, model in result.models.items()}
+        models = {pair: _check_model(model, config) for pair, model in result.models.items()}
         map_table = f"{run_id.lower()}-map-v1"
         written_map = ws.zone("linkage").write_parquet_file(map_table, result.map_path, counts_rows(result))
         review_rows, carried = _review_rows(ws, run_id, result.review)
@@ -260,15 +262,15 @@ def _counts(result: EngineResult) -> dict[str, Any]:
     }
 
 
-def _check_model(model: dict[str, Any]) -> tuple[str, str]:
+def _check_model(model: dict[str, Any], config: LinkConfig) -> tuple[str, str]:
     """Serialise a Splink model for the store, refusing one that holds a string from the data.
 
     Splink's model JSON holds parameters and SQL over column names; term-frequency tables, which
     do hold names, are not part of it. That is checked, not assumed: every string in the JSON
-    must be one this module's comparisons and rules wrote (`model.foreign_strings`)."""
+    must be one the declared comparisons and rules wrote (`model.foreign_strings`)."""
     from linkhaven.link.model import foreign_strings
 
-    if foreign_strings(model):
+    if foreign_strings(model, config):
         raise WorkspaceError(
             "The Splink model JSON contains strings that are not part of linkhaven's comparisons; it was not "
             "stored. Report this as a defect: the model must hold parameters only."
@@ -304,7 +306,7 @@ def _review_rows(ws: Workspace, run_id: str, candidates: list[ReviewCandidate]) 
                 decided_at=earlier.decided_at, map_version=1, carried_from=earlier.carried_from or earlier.id,
             )  # fmt: skip
             carried += 1
-        elif c.queue_reason == "oen_conflict" and c.left_linked:
+        elif c.queue_reason == "identifier_conflict" and c.left_linked:
             row["status"] = "flagged"  # linked to someone else by the other passes: informative only
         rows.append(row)
     return rows, carried
@@ -325,6 +327,8 @@ def _write_report(
     directory = report_dir(ws)
     json_path, html_path = directory / f"{run_id}.json", directory / f"{run_id}.html"
     json_path.write_text(json.dumps(report, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+    # The compiled settings, saved with the run as Splink saves its model: what this run declared.
+    (directory / f"{run_id}-settings.json").write_text(config.as_json() + "\n", encoding="utf-8")
     html_path.write_text(render_html(report, result.charts), encoding="utf-8")
     return json_path, html_path
 
@@ -345,21 +349,24 @@ def latest_report(ws: Workspace) -> dict[str, Any]:
     return report
 
 
-def evaluate_current(ws: Workspace, act: Act, truth: Path) -> dict[str, Any]:
-    """Measure the current map against a ground-truth file (`source,record_id,person_id`)."""
+def evaluate_current(
+    ws: Workspace, act: Act, truth: Path, pairs: list[tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    """Measure the current map against a ground-truth file (`link.evaluate` describes its columns)
+    for `pairs`, by default every declared link and de-duplication."""
     from linkhaven.link.evaluate import evaluate
 
     if not truth.is_file():
-        raise WorkspaceError(f"The truth file {truth} does not exist; give the truth.csv that `linkhaven synth` wrote.")
+        raise WorkspaceError(f"The truth file {truth} does not exist; give a truth CSV (docs/linkage.md).")
     run = current_run(ws)
     if run is None:
         raise WorkspaceError("There is no linkage map to evaluate: run `linkhaven link` (linker role) first.")
     config = LinkConfig.from_spec(ws.spec())
-    inputs, _ = read_inputs(ws, [config.spine, *config.linked])
+    inputs, _ = read_inputs(ws, list(config.sources))
     linkage_map = ws.zone("linkage").read(run["map_table"])
     act.object = f"linkage:{run['id']}"
     with ws.exclusive() as scratch:
-        result = evaluate(linkage_map, inputs, truth, config=config, scratch=scratch)
+        result = evaluate(linkage_map, inputs, truth, config, pairs, scratch=scratch)
     result["run_id"] = run["id"]
     result["map_version"] = run["map_version"]
     for pair, figures in result["pairs"].items():

@@ -1,7 +1,9 @@
 """SQL helpers shared by the linkage engine: the DuckDB connection and the agreement predicates.
 
 The agreement predicates are the deterministic pass's notion of "corroborated": they are written
-once here so that the OEN rule, the spine's consistency check and the tests all mean the same.
+once here so that the identifier rule, a target's coherence check and the tests all mean the same.
+They read the standardised name columns (given_*, family_*) and a date column (`date`, with its
+`<date>_str` digits), as the name and date kinds of the spec's `linkage.fields` produce them.
 """
 
 from __future__ import annotations
@@ -66,24 +68,24 @@ def names_swapped(left: str, right: str) -> str:
     return f"coalesce({a}.given_joined = {b}.family_joined AND {a}.family_joined = {b}.given_joined, false)"
 
 
-def dob_agrees(left: str, right: str) -> str:
+def dob_agrees(left: str, right: str, date: str = "dob") -> str:
     """Same birth date up to one recording error: equal, day and month exchanged, one digit typed
     wrong or two adjacent digits exchanged, or only one of year, month, day differing (the year by one)."""
-    a, b = f"{left}.dob", f"{right}.dob"
+    a, b = f"{left}.{date}", f"{right}.{date}"
     return f"""coalesce({a} = {b}
         OR (year({a}) = year({b}) AND month({a}) = day({b}) AND day({a}) = month({b}))
-        OR damerau_levenshtein({left}.dob_str, {right}.dob_str) <= 1
+        OR damerau_levenshtein({left}.{date}_str, {right}.{date}_str) <= 1
         OR (year({a}) = year({b}) AND month({a}) = month({b}))
         OR (year({a}) = year({b}) AND day({a}) = day({b}))
         OR (month({a}) = month({b}) AND day({a}) = day({b}) AND abs(year({a}) - year({b})) = 1), false)"""
 
 
-def corroborated(left: str, right: str) -> str:
+def corroborated(left: str, right: str, date: str = "dob") -> str:
     """Two records that share an identifier are the same person when at least two of given name,
     family name and birth date agree, or the names are swapped and the birth date agrees.
 
-    Why two of three: a sibling's OEN (the commonest wrong OEN) comes with the same family name
+    Why two of three: a sibling's identifier (the commonest wrong identifier) comes with the same family name
     but another given name and birth date, so one agreement is not enough; a nickname, a new
     family name after adoption or a typed-wrong date still leaves two."""
-    g, f, d = given_agrees(left, right), family_agrees(left, right), dob_agrees(left, right)
+    g, f, d = given_agrees(left, right), family_agrees(left, right), dob_agrees(left, right, date)
     return f"""(({g})::INT + ({f})::INT + ({d})::INT >= 2 OR (({names_swapped(left, right)}) AND ({d})))"""

@@ -30,6 +30,8 @@ from importlib.resources import files
 
 import pyarrow as pa
 
+from linkhaven.sqlquote import lit
+
 _SPECIAL = str.maketrans(
     {"ß": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ø": "o", "Ø": "o", "ł": "l", "Ł": "l",
      "đ": "d", "Đ": "d", "ð": "d", "þ": "th", "Þ": "th", "ı": "i"}
@@ -111,9 +113,16 @@ def nysiis(word: str) -> str:
             chars[i : i + 3] = ["S", "S", "S"]
         elif ch == "P" and i + 1 < len(chars) and chars[i + 1] == "H":
             chars[i : i + 2] = ["F", "F"]
-        elif ch == "H" and (
-            chars[i - 1] not in _VOWELS or (i + 1 < len(chars) and chars[i + 1] not in _VOWELS) or i + 1 == len(chars)
-        ) or ch == "W" and chars[i - 1] in _VOWELS:
+        elif (
+            ch == "H"
+            and (
+                chars[i - 1] not in _VOWELS
+                or (i + 1 < len(chars) and chars[i + 1] not in _VOWELS)
+                or i + 1 == len(chars)
+            )
+            or ch == "W"
+            and chars[i - 1] in _VOWELS
+        ):
             chars[i] = chars[i - 1]
         if chars[i] != key[-1]:
             key.append(chars[i])
@@ -175,18 +184,22 @@ def name_table(values: Iterable[str]) -> pa.Table:
         out["family_tokens"].append(core or None)
         out["family_phon"].append(nysiis("".join(core)) or None if core else None)
     lists = {"given_tokens", "given_groups", "family_tokens"}
-    return pa.table(
-        {c: pa.array(v, pa.list_(pa.string()) if c in lists else pa.string()) for c, v in out.items()}
-    )
+    return pa.table({c: pa.array(v, pa.list_(pa.string()) if c in lists else pa.string()) for c, v in out.items()})
 
 
-POSTAL_PATTERN = "^[ABCEGHJKLMNPRSTVXY][0-9][ABCEGHJKLMNPRSTVWXYZ][0-9][ABCEGHJKLMNPRSTVWXYZ][0-9]$"
-
-
-def postal_sql(column: str) -> str:
-    """SQL: the postal code upper-cased without spaces or hyphens, NULL unless it is a Canadian code."""
+def postcode_sql(column: str, pattern: str | None) -> str:
+    """SQL: a postcode upper-cased without spaces or hyphens, NULL unless it matches the country's
+    `pattern` in full (the spec's `linkage.fields`; none: any letters and digits)."""
     cleaned = f"upper(regexp_replace({column}, '[^A-Za-z0-9]', '', 'g'))"
-    return f"CASE WHEN regexp_full_match({cleaned}, '{POSTAL_PATTERN}') THEN {cleaned} END"
+    if pattern is None:
+        return f"NULLIF({cleaned}, '')"
+    return f"CASE WHEN regexp_full_match({cleaned}, {lit(pattern)}) THEN {cleaned} END"
+
+
+def address_sql(column: str) -> str:
+    """SQL: free-text address folded as names are (case, accents, punctuation), NULL when empty."""
+    folded = f"lower(strip_accents(CAST({column} AS VARCHAR)))"
+    return f"NULLIF(trim(regexp_replace(regexp_replace({folded}, '[.''`]', '', 'g'), '[^a-z0-9]+', ' ', 'g')), '')"
 
 
 def dob_sql(column: str) -> str:
@@ -196,10 +209,3 @@ def dob_sql(column: str) -> str:
         f"CAST(try_strptime(CAST({column} AS VARCHAR), '%Y-%m-%d') AS DATE), "
         f"CAST(try_strptime(CAST({column} AS VARCHAR), '%Y%m%d') AS DATE)) END"
     )
-
-
-STD_COLUMNS = (
-    "record_code", "source_record_id", "source_person_id", "oen", "given_std", "given_first", "given_joined",
-    "given_tokens", "given_groups", "given_phon", "family_std", "family_joined", "family_core", "family_tokens",
-    "family_phon", "dob", "dob_str", "postal", "fsa",
-)  # fmt: skip

@@ -46,8 +46,9 @@ def _dimensions(con: duckdb.DuckDBPyConnection, source: str, config: LinkConfig)
         reference = "c.episode_start"
     if "gender" in columns:
         dims["gender"] = "c.gender"
-    if reference is not None:
-        dims["age"] = AGE_BANDS.replace("age", f"date_sub('year', s.dob, {reference})")
+    date = config.date
+    if reference is not None and date is not None and date in _columns(con, f"std_{source}"):
+        dims["age"] = AGE_BANDS.replace("age", f"date_sub('year', s.{date}, {reference})")
     if "society_code" in columns:
         dims["society"] = "c.society_code"
         societies = config.code_attributes.get("society", {})
@@ -69,13 +70,12 @@ def _dimensions(con: duckdb.DuckDBPyConnection, source: str, config: LinkConfig)
     return dims
 
 
-def collect(
-    con: duckdb.DuckDBPyConnection, inputs: Any, config: LinkConfig, linked: list[str]
-) -> dict[str, Any]:
+def collect(con: duckdb.DuckDBPyConnection, inputs: Any, config: LinkConfig, linked: list[str]) -> dict[str, Any]:
     """Figures by source and subgroup, the match-weight distribution, model-estimated quality."""
     out: dict[str, Any] = {"link_rates": {}, "subgroups": {}, "match_weight_histogram": {}, "model_estimates": {}}
     out["persons"] = int(con.execute("SELECT count(DISTINCT person_key) FROM link_map").fetchone()[0])  # type: ignore[index]
-    for source in inputs:
+    targets = set(config.targets)
+    for source in [s for s in config.sources if s in inputs]:
         row = con.execute(
             f"""SELECT count(*), count(DISTINCT person_key),
               count(*) FILTER (WHERE method = 'deterministic'), count(*) FILTER (WHERE method = 'probabilistic'),
@@ -89,17 +89,17 @@ def collect(
             "persons": persons,
             "by_method": {"deterministic": det, "probabilistic": prob, "clerical": clerical, "unlinked": unlinked},
         }
-        if source != config.spine:
+        if source not in targets:
             entry["linked_to_spine"] = records - unlinked
             entry["link_rate"] = round((records - unlinked) / records, 6) if records else None
         out["link_rates"][source] = entry
         dims = _dimensions(con, source, config)
-        if source == config.spine:  # every spine record is its own person's: only the years are of interest
+        if source in targets:  # every target record is its own person's: only the years are of interest
             dims = {k: v for k, v in dims.items() if k == "school_year"}
-        out["subgroups"][source] = _subgroups(con, source, dims, rates=source != config.spine)
+        out["subgroups"][source] = _subgroups(con, source, dims, rates=source not in targets)
     for source in linked:
         out["match_weight_histogram"][source] = _histogram(con, source)
-        out["model_estimates"][f"{source}~{config.spine}"] = _estimates(con, source)
+        out["model_estimates"][f"{source}~{config.link_of(source).to}"] = _estimates(con, source)
     return out
 
 

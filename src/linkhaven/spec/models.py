@@ -27,6 +27,8 @@ from pydantic_core import PydanticCustomError
 
 from linkhaven.errors import SpecError
 from linkhaven.spec.indicators import IndicatorSet
+from linkhaven.spec.linkage import Linkage as Linkage
+from linkhaven.spec.linkage import linkage_problems
 from linkhaven.spec.releases import ReleaseSection
 
 Loc = tuple[str | int, ...]
@@ -627,17 +629,6 @@ class Thresholds(_Model):
         return self
 
 
-class Linkage(_Model):
-    accept_probability: float = pydantic.Field(gt=0, le=1)
-    review_lower_probability: float = pydantic.Field(ge=0, lt=1)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.accept_probability <= self.review_lower_probability:
-            _fail([(("accept_probability",), "must be above review_lower_probability")])
-        return self
-
-
 PositiveDays = Annotated[int, pydantic.Field(ge=1)]
 
 
@@ -801,7 +792,8 @@ class ProjectSpec(_Model):
 
     @model_validator(mode="after")
     def _references(self) -> Self:
-        _fail(reference_problems(self.model_dump()))
+        fields = {name: {field.name for field in source.fields} for name, source in self.sources.items()}
+        _fail(reference_problems(self.model_dump()) + linkage_problems(self.linkage, fields))
         return self
 
     def source(self, name: str) -> Source:
