@@ -8,10 +8,18 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from linkhaven.deid.panel import PanelInputs, build_panel
+from linkhaven.deid.panel import PanelInputs, build_panel, plan_panel
+from linkhaven.spec import ProjectSpec, load_spec
+from tests.conftest import SPEC
 
-YEARS = ("2017-18", "2018-19")
 ASSESSMENTS = ("G3_READING", "G3_MATH", "OSSLT")
+
+
+def handmade_spec() -> ProjectSpec:
+    """The Ontario spec with only the three assessments the hand-made data hold."""
+    spec = load_spec(SPEC)
+    codes = {k: v for k, v in spec.code_lists["assessment"].items() if k in ASSESSMENTS}
+    return spec.model_copy(update={"code_lists": {**spec.code_lists, "assessment": codes}})
 
 
 def _inputs() -> PanelInputs:
@@ -74,14 +82,14 @@ def _inputs() -> PanelInputs:
         schema=pa.schema([("record_code", pa.string()), ("source", pa.string()), ("person_key", pa.string()),
                           ("method", pa.string()), ("match_probability", pa.float64())]),
     )  # fmt: skip
-    return PanelInputs(enrolment, identity, linkage, assessment, child_welfare)
+    return PanelInputs({"onsis": enrolment, "eqao": assessment, "cpin": child_welfare}, identity, linkage)
 
 
 @pytest.fixture(scope="module")
 def rows() -> dict[tuple[str, str], dict[str, object]]:
     con = duckdb.connect()
-    stats = build_panel(con, _inputs(), YEARS, ASSESSMENTS, "2023-08-31")
-    assert stats.rows == 3 and stats.persons == 2 and stats.duplicate_enrolments == 1
+    stats = build_panel(con, plan_panel(handmade_spec()), _inputs()).as_dict()
+    assert stats["rows"] == 3 and stats["persons"] == 2 and stats["duplicate_base_records"] == 1
     table = con.execute("SELECT * FROM panel").to_arrow_table()
     return {(r["person_key"], r["school_year"]): r for r in table.to_pylist()}
 

@@ -6,7 +6,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from linkhaven.derivations.ontario_identifiers import CANADIAN_POSTAL_PATTERN
+from linkhaven.derivations.ontario import CANADIAN_POSTAL_PATTERN
 from linkhaven.link.sql import corroborated, dob_agrees, family_agrees, given_agrees, names_swapped
 from linkhaven.link.standardise import dob_sql, equivalence_groups, fold, name_table, nysiis, postcode_sql
 

@@ -1,4 +1,4 @@
-"""De-identification: the person-year panel, IPC 2016 risk, the generalisation lattice, releases.
+"""De-identification: the panels a spec declares, IPC 2016 risk, the generalisation lattice, releases.
 
 Public API (everything else is internal):
 
@@ -6,16 +6,16 @@ Public API (everything else is internal):
   officer's `approve_release`, `grant_release`, `revoke_release` govern it; `read_release` writes
   an analyst's plain copy; `list_releases` / `show_release` describe releases.
 - `open_release(ws, release_id, act=None) -> ReleaseData` is how publication reads an approved
-  release: `.table` (Arrow, one row per person per school year, the pseudonym in `person_id`),
+  release: `.table` (Arrow, one row per person (and period) of its panel, the pseudonym in `person_id`),
   `.report` (the de-identification report as data) and `.info` (status, file paths, the
   quasi-identifier and sensitive columns and the threshold).
 - `disclose` / `list_disclosures`: the disclosure register.
-- `build_panel`, `deidentify`, `measure`, `context_risk`: the workspace-free engine, for rehearsals.
+- `plan_panel`, `build_panel`, `deidentify`, `measure`, `context_risk`: the workspace-free engine, for rehearsals.
 """
 
 from linkhaven.deid.disclosure import Disclosure, disclose, list_disclosures
 from linkhaven.deid.engine import PSEUDONYM, DeidResult, Policy, deidentify
-from linkhaven.deid.panel import PanelInputs, PanelStats, build_panel, panel_columns
+from linkhaven.deid.panel import PanelInputs, PanelPlan, PanelStats, build_panel, plan_panel
 from linkhaven.deid.releases import (
     ReadReceipt,
     ReleaseData,
@@ -39,6 +39,7 @@ __all__ = [
     "DeidResult",
     "Disclosure",
     "PanelInputs",
+    "PanelPlan",
     "PanelStats",
     "Policy",
     "ReadReceipt",
@@ -58,7 +59,7 @@ __all__ = [
     "measure",
     "measure_relation",
     "open_release",
-    "panel_columns",
+    "plan_panel",
     "read_release",
     "revoke_release",
     "show_release",

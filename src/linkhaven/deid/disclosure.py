@@ -58,7 +58,7 @@ def disclose(
     rows: int | None = None,
 ) -> Disclosure:
     """Privacy officer: record a disclosure after checking recipient, basis and agreement; refuse otherwise."""
-    from linkhaven.deid.releases import _disclosure_agreement
+    from linkhaven.deid.release_lifecycle import disclosure_agreement
 
     day = on or date.today()
     spec = ws.spec()
@@ -88,7 +88,7 @@ def disclose(
                 if status != "approved":
                     raise GateRefused(f"Release {release_id} is {status or 'unknown'}; only an approved release may be "
                                       "disclosed.")  # fmt: skip
-            agreement = _disclosure_agreement(conn, spec, recipient, data_class, day)
+            agreement = disclosure_agreement(conn, spec, recipient, data_class, day)
         if agreement is None:
             raise GateRefused(
                 f"No disclosure agreement in force on {day.isoformat()} names '{recipient}' and covers {data_class} "

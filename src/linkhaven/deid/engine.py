@@ -27,13 +27,13 @@ from linkhaven.deid.lattice import Histogram, Infeasible, Lattice, NodeResult, S
 from linkhaven.deid.risk import ContextRisk, Criterion, RiskMeasure, context_risk, measure
 from linkhaven.errors import GateRefused, SpecError
 from linkhaven.spec import ProjectSpec
+from linkhaven.spec.panels import period_column
 from linkhaven.spec.releases import ReleaseSection
 from linkhaven.sqlquote import lit, q
 
 PSEUDONYM = "person_id"
 """The released person column: a pseudonym of this release only (R16, R17)."""
 PERSON_KEY = "person_key"
-TIME_COLUMN = "school_year"
 PSEUDONYM_BYTES = 12
 Progress = Callable[[str], None]
 
@@ -122,10 +122,11 @@ def check_section(spec: ProjectSpec, section: ReleaseSection, name: str, panel_c
         if column in direct or column in {PERSON_KEY, "record_code"}:
             problems.append(f"{where}: '{column}' is a direct identifier and never leaves the unit")
     qi = {x.column: x for x in section.quasi_identifiers}
-    if TIME_COLUMN not in qi or not qi[TIME_COLUMN].fixed:
+    period = period_column(spec, section)
+    if period is not None and (period not in qi or not qi[period].fixed):
         problems.append(
-            f"{where}.quasi_identifiers: '{TIME_COLUMN}' must be a fixed quasi-identifier: the panel has one row per "
-            "person per school year, so classes within a school year count persons, not rows"
+            f"{where}.quasi_identifiers: '{period}' must be a fixed quasi-identifier: the panel has one row per "
+            "person per period, so classes within a period count persons, not rows"
         )
     for x in section.quasi_identifiers:
         if x.code_list is not None and x.code_list not in spec.code_lists:
@@ -271,7 +272,9 @@ def deidentify(
     risk_after = measure(search.chosen.kept_sizes, policy.criterion, search.chosen.l_found, policy.l_required)
     loss_by_column = _loss_by_column(lattice, search.chosen)
     say("applying the transformation")
-    table, transforms, persons = _apply(con, panel, section, hierarchies, value_sets, search.chosen, pseudonym_key)
+    table, transforms, persons = _apply(
+        con, panel, section, hierarchies, value_sets, search.chosen, pseudonym_key, period_column(spec, section)
+    )
     lap("apply")
     return DeidResult(
         table=table,
@@ -307,6 +310,7 @@ def _apply(
     value_sets: list[pa.Array],
     chosen: NodeResult,
     pseudonym_key: bytes | None,
+    period: str | None,
 ) -> tuple[pa.Table, dict[str, dict[str, Any]], int]:
     joins: list[str] = []
     selects: list[str] = [f"ps.{PSEUDONYM}"]
@@ -357,7 +361,7 @@ def _apply(
         FROM {panel} p {" ".join(joins)}
         JOIN lh_pseudonyms ps ON ps.{PERSON_KEY} = p.{PERSON_KEY}
         WHERE NOT EXISTS (SELECT 1 FROM lh_suppressed s WHERE {anti or "false"})
-        ORDER BY ps.{PSEUDONYM}, p.{q(TIME_COLUMN)}"""
+        ORDER BY ps.{PSEUDONYM}{f", p.{q(period)}" if period else ""}"""
     del persons
     reader = con.execute(sql).to_arrow_reader(1_000_000)
     batches = [_compact(batch) for batch in reader]

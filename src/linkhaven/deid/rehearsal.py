@@ -3,7 +3,7 @@
 `linkhaven synth` data carry the true person of every record (the hidden `_person` column). This
 turns them into what de-identification reads in a workspace, without running intake and linkage:
 content tables with the spec's canonical names and types (as intake types them), the two identity
-values the panel uses, and a linkage map whose person keys are the truth, with a share of links
+values the panel generalises, and a linkage map whose person keys are the truth, with a share of links
 marked probabilistic so the linkage columns carry something. Only for rehearsals: real releases
 read the zones and the linkage stage's map.
 """
@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from linkhaven.deid.panel import PanelInputs
-from linkhaven.spec import FieldType, ProjectSpec
+from linkhaven.deid.panel import PanelInputs, PanelPlan, TableSource
+from linkhaven.spec import FieldType
 from linkhaven.synth import SynthData
 
 
@@ -47,15 +47,14 @@ def _codes(rng: np.random.Generator, n: int, source: str) -> pa.Array:
     return _prefixed(source, rng.permutation(n), 12)
 
 
-def rehearsal_inputs(
-    data: SynthData, spec: ProjectSpec, seed: int = 1, probabilistic_share: float = 0.1
-) -> PanelInputs:
-    """Content tables, enrolment identity values and a true linkage map for `data`."""
+def rehearsal_inputs(data: SynthData, plan: PanelPlan, seed: int = 1, probabilistic_share: float = 0.1) -> PanelInputs:
+    """Content tables of the sources `plan` reads, the base identity values it generalises, a true map."""
     rng = np.random.default_rng(seed)
-    content: dict[str, pa.Table] = {}
+    spec = plan.spec
+    content: dict[str, TableSource | None] = {}
     maps: list[pa.Table] = []
     identity: pa.Table | None = None
-    for source in ("onsis", "eqao", "cpin"):
+    for source in plan.reads:
         table = data.extract(source)
         fields = spec.source(source).fields
         codes = _codes(rng, table.num_rows, source)
@@ -64,18 +63,17 @@ def rehearsal_inputs(
             if not field.is_identity:
                 columns[field.name] = _typed(table.column(field.column), field.type, field.date_format)
         content[source] = pa.table(columns)
-        if source == "onsis":
+        if source == plan.base:
             by_name = {f.name: f for f in fields}
             identity = pa.table(
-                {
-                    "record_code": codes,
-                    "birth_date": _typed(table.column(by_name["birth_date"].column), FieldType.DATE,
-                                         by_name["birth_date"].date_format),
-                    "postal_code": _typed(table.column(by_name["postal_code"].column), FieldType.STRING, None),
+                {"record_code": codes}
+                | {
+                    name: _typed(table.column(by_name[name].column), by_name[name].type, by_name[name].date_format)
+                    for name in plan.identity_fields
                 }
-            )  # fmt: skip
+            )
         person = np.asarray(table.column("_person").to_numpy(), dtype=np.int64)
-        linked_by_chance = rng.random(table.num_rows) < (0.0 if source == "onsis" else probabilistic_share)
+        linked_by_chance = rng.random(table.num_rows) < (0.0 if source == plan.base else probabilistic_share)
         probability = np.where(linked_by_chance, np.round(rng.uniform(0.95, 1.0, table.num_rows), 4), np.nan)
         maps.append(
             pa.table(
@@ -88,11 +86,4 @@ def rehearsal_inputs(
                 }
             )
         )
-    assert identity is not None
-    return PanelInputs(
-        enrolment=content["onsis"],
-        enrolment_identity=identity,
-        linkage_map=pa.concat_tables(maps),
-        assessment=content["eqao"],
-        child_welfare=content["cpin"],
-    )
+    return PanelInputs(content, identity, pa.concat_tables(maps))

@@ -22,9 +22,9 @@ import pyarrow as pa
 
 from linkhaven import __version__
 from linkhaven.deid.engine import PSEUDONYM, DeidResult
-from linkhaven.deid.panel import panel_columns
 from linkhaven.deid.risk import RiskMeasure
 from linkhaven.spec import ProjectSpec
+from linkhaven.spec.panels import panel_columns, period_column, release_panel
 from linkhaven.spec.releases import ReleaseSection
 
 REPORT_JSON = "report.json"
@@ -60,6 +60,21 @@ def _roles(section: ReleaseSection) -> dict[str, str]:
     return roles
 
 
+def _described(spec: ProjectSpec, section: ReleaseSection) -> dict[str, Any]:
+    """The released panel's columns as the spec describes them (meaning and origin), by name."""
+    if not spec.panels:
+        return {}
+    _, panel = release_panel(spec, section)
+    return {c.name: c for c in panel_columns(spec, panel)}
+
+
+def _rows_are(spec: ProjectSpec, section: ReleaseSection) -> str:
+    if not spec.panels:
+        return "one person"
+    _, panel = release_panel(spec, section)
+    return "one person" + (f" in one {panel.period.column_name.replace('_', ' ')}" if panel.period else "")
+
+
 def build_report(
     release_id: str,
     name: str,
@@ -75,7 +90,7 @@ def build_report(
 ) -> dict[str, Any]:
     """The report as JSON-ready data; `after` is the risk recomputed from the stored release file."""
     policy = result.policy
-    described = {c.name: c for c in panel_columns(tuple(spec.code_lists.get("assessment", {})))}
+    described = _described(spec, section)
     levels = result.levels()
     variables: list[dict[str, Any]] = [
         {"name": PSEUDONYM, "role": "pseudonym",
@@ -107,6 +122,8 @@ def build_report(
         "recipient": section.recipient,
         "recipient_name": spec.recipients[section.recipient].name,
         "release_model": str(section.release_model),
+        "panel_name": release_panel(spec, section)[0] if spec.panels else None,
+        "period_column": period_column(spec, section),
         "method": METHOD,
         "created_at": created_at,
         "created_by": created_by,
@@ -158,7 +175,7 @@ def build_report(
             "average_class_size": kept_rows / len(kept) if len(kept) else 0.0,
             "discernibility": float((kept.astype(np.float64) ** 2).sum() + chosen.suppressed_rows * total),
             "metric": "ARX Loss: per cell, (values merged into its group - 1) / (distinct values - 1); a "
-                      "suppressed row counts as fully lost",
+            "suppressed row counts as fully lost",
         },  # fmt: skip
         "counts": {
             "panel_rows": panel.get("rows", total),
@@ -176,7 +193,7 @@ def build_dictionary(
     release_id: str, section: ReleaseSection, spec: ProjectSpec, table_schema: pa.Schema, result: DeidResult
 ) -> dict[str, Any]:
     """Column by column: type, role, meaning, the generalisation applied and the labels it can take."""
-    described = {c.name: c for c in panel_columns(tuple(spec.code_lists.get("assessment", {})))}
+    described = _described(spec, section)
     roles = _roles(section)
     by_column = {h.column: (h, lvl) for h, lvl in zip(result.hierarchies, result.chosen.levels, strict=True)}
     code_lists = {x.column: x.code_list for x in section.quasi_identifiers}
@@ -199,7 +216,7 @@ def build_dictionary(
         if field.name in result.transforms:
             entry["transform"] = result.transforms[field.name]
         columns.append(entry)
-    return {"release_id": release_id, "rows_are": "one person in one school year", "columns": columns}
+    return {"release_id": release_id, "rows_are": _rows_are(spec, section), "columns": columns}
 
 
 def dictionary_markdown(dictionary: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from linkhaven.sqlquote import lit
 
-UNIT_MODULES = ("linkhaven.derivations.ontario_identifiers",)
+UNIT_MODULES = ("linkhaven.derivations.ontario",)
 """Modules that register a unit's own rules; imported once, the first time a rule is looked up."""
 
 

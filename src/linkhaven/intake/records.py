@@ -42,6 +42,7 @@ MAX_FIELD_CHARS = 1 << 16
 
 # C0 controls but tab, DEL, the C1 controls (what Latin-1 makes of 0x80-0x9F), and the bidirectional
 # overrides that make text display in another order than it is stored.
+_BLANK = " \t\r\x0b\x0c"
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
 _PLAIN = bytes([9, 10, *range(0x20, 0x7F), *range(0x80, 0x100)])
@@ -199,6 +200,8 @@ class _Scanner:
                     continue
                 if "\ufffd" in text:
                     bad[i] = "invalid_encoding"
+                elif not text.strip(_BLANK):  # only form feeds or vertical tabs: a blank line, not a record
+                    bad[i] = "empty"
                 elif _CONTROL.search(text):
                     bad[i] = "control_character"
                     self.with_nul += "\0" in text

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from linkhaven.errors import InputError
 from linkhaven.publish.cells import CellSystem, SumKind, cell_key
-from linkhaven.spec.indicators import ALL, IndicatorSet, Measure
+from linkhaven.spec.indicators import ALL, WHOLE_PERIOD, WHOLE_POPULATION, IndicatorSet, Measure
 from linkhaven.sqlquote import q as _quote
 
 UNKNOWN = "unknown"
@@ -64,8 +64,6 @@ class Computed:
     no_attribute: NDArray[np.bool_]
     years: list[str]
     panel_rows: int
-
-
 
 
 def _literal(value: str) -> str:
@@ -108,6 +106,17 @@ def _codes(indicators: IndicatorSet, breakdown: str, code_lists: Mapping[str, Se
     return [str(code) for code in code_lists[spec.code_list]]
 
 
+def _whole_columns(indicators: IndicatorSet, columns: set[str]) -> list[str]:
+    """The constant columns standing for an undeclared period or status (one period, one group: 'all')."""
+    added: list[str] = []
+    for declared, name in ((indicators.declared_period, WHOLE_PERIOD), (indicators.declared_status, WHOLE_POPULATION)):
+        if declared is None:
+            if name in columns:
+                raise InputError(f"the release has a column '{name}', the name tables give an undeclared dimension")
+            added.append(f"{_literal(ALL)} AS {_quote(name)}")
+    return added
+
+
 def compute(
     panel: pa.Table | duckdb.DuckDBPyRelation | str,
     indicators: IndicatorSet,
@@ -118,10 +127,13 @@ def compute(
     """Aggregate the panel (Arrow table, DuckDB relation, or Parquet path/glob) into cells and tables."""
     con = connection or duckdb.connect()
     if isinstance(panel, str):
-        con.execute(f"CREATE OR REPLACE TEMP VIEW panel AS SELECT * FROM read_parquet({_literal(panel)})")
+        origin = f"read_parquet({_literal(panel)})"
     else:
         con.register("panel_source", panel)
-        con.execute("CREATE OR REPLACE TEMP VIEW panel AS SELECT * FROM panel_source")
+        origin = "panel_source"
+    columns = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {origin}").fetchall()}
+    added = "".join(f", {c}" for c in _whole_columns(indicators, columns))
+    con.execute(f"CREATE OR REPLACE TEMP VIEW panel AS SELECT *{added} FROM {origin}")
     columns = {row[0] for row in con.execute("DESCRIBE panel").fetchall()}
     needed = {indicators.person, indicators.period, indicators.status.column}
     needed |= {b.column for b in indicators.breakdowns.values()}
@@ -262,7 +274,7 @@ def _build_year(
         return out
 
     if measure.kind == "share" and value(root, ALL, "n") == 0:
-        return  # the measure does not exist this year (EQAO was not written)
+        return  # the measure does not exist this period (e.g. the assessment was not held)
     all_codes = [*codes, ALL]
     outcomes = [STUDENTS, MEETING, NOT_MEETING] if measure.kind == "share" else [STUDENTS]
     where = {c.column: ",".join(c.values) for c in measure.where}

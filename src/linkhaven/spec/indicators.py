@@ -21,6 +21,10 @@ Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 ALL = "all"
 """How a table writes the margin of a breakdown (its total over every code); no breakdown code may be 'all'."""
+WHOLE_PERIOD = "period"
+"""The period column publication adds when the indicators declare none: every row in one period, 'all'."""
+WHOLE_POPULATION = "population"
+"""The status column publication adds when the indicators declare no status: every row in 'all'."""
 
 
 class _Model(BaseModel):
@@ -64,6 +68,8 @@ class StatusDimension(_Model):
 
     @property
     def root(self) -> str:
+        if not self.hierarchy:
+            return ALL  # the whole population, with no groups (see `IndicatorSet.status`)
         children = {code for parts in self.hierarchy.values() for code in parts}
         return next(code for code in self.hierarchy if code not in children)
 
@@ -156,7 +162,7 @@ class Measure(_Model):
     breakdowns: tuple[Ident, ...] | None = None
     """Breakdowns this measure is published by; all declared breakdowns when omitted."""
     years: tuple[Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}$")], ...] | None = None
-    """School years the measure exists for (EQAO was cancelled in 2019-20 and 2020-21); all when omitted."""
+    """Periods the measure exists for (an assessment not held one year, say); all when omitted."""
     value_range: tuple[float, float] = (0.0, 1.0)
     """For `mean`: the column's possible range; a mean at either end says something of everyone."""
 
@@ -190,13 +196,21 @@ class Protection(_Model):
 
 
 class IndicatorSet(_Model):
-    """The `indicators:` section."""
+    """The `indicators:` section.
+
+    `period` and `status` are optional: without a period every table has one period, 'all' (in the
+    added column `period`); without a status hierarchy every table compares one group, the whole
+    population ('all', in the added column `population`). A project with neither (persons counted
+    by state and by age band, say) still publishes protected tables.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     person: Ident
     """The release column that identifies a person; counts are of distinct persons."""
-    period: Ident
-    """The release column holding the school year; every table is published per year."""
-    status: StatusDimension
+    declared_period: Ident | None = pydantic.Field(default=None, alias="period")
+    """The release column holding the period (e.g. the school year); every table is published per period."""
+    declared_status: StatusDimension | None = pydantic.Field(default=None, alias="status")
     breakdowns: Annotated[dict[Ident, Breakdown], pydantic.Field(min_length=1)]
     measures: Annotated[tuple[Measure, ...], pydantic.Field(min_length=1)]
     protection: Protection = Protection()
@@ -219,6 +233,20 @@ class IndicatorSet(_Model):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def period(self) -> str:
+        """The period column: the declared one, or `WHOLE_PERIOD`, which publication adds."""
+        return self.declared_period or WHOLE_PERIOD
+
+    @property
+    def status(self) -> StatusDimension:
+        """The status dimension: the declared one, or the whole population in `WHOLE_POPULATION`."""
+        if self.declared_status is not None:
+            return self.declared_status
+        return StatusDimension.model_construct(
+            column=WHOLE_POPULATION, label="Population", hierarchy={}, labels={ALL: "All persons"}, plain_labels={}
+        )
 
     def measure(self, measure_id: str) -> Measure:
         for measure in self.measures:

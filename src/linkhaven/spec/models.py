@@ -29,6 +29,7 @@ from linkhaven.errors import SpecError
 from linkhaven.spec.indicators import IndicatorSet
 from linkhaven.spec.linkage import Linkage as Linkage
 from linkhaven.spec.linkage import linkage_problems
+from linkhaven.spec.panels import Panel, panel_problems
 from linkhaven.spec.releases import ReleaseSection
 
 Loc = tuple[str | int, ...]
@@ -235,14 +236,27 @@ class Population(_Model):
 
 
 class Window(_Model):
-    first_school_year: SchoolYear
-    last_school_year: SchoolYear
-    start_date: dt.date
-    end_date: dt.date
+    """The collection window the notice announces (R12): rows outside it are quarantined at intake.
+
+    Optional: a project without one collects without a time limit (the window is then unbounded).
+    The school years belong to the `school_year` period derivation (`linkhaven.derivations.ontario`)
+    and to sources placed in time by a school-year field; start and end dates bound episode dates.
+    """
+
+    first_school_year: SchoolYear | None = None
+    last_school_year: SchoolYear | None = None
+    start_date: dt.date = dt.date.min
+    end_date: dt.date = dt.date.max
 
     @model_validator(mode="after")
     def _coherent(self) -> Self:
         problems: list[Problem] = []
+        if (self.first_school_year is None) != (self.last_school_year is None):
+            _fail([(("last_school_year",), "give both first_school_year and last_school_year, or neither")])
+        if self.first_school_year is None or self.last_school_year is None:
+            if self.start_date > self.end_date:
+                _fail([(("end_date",), "must not come before start_date")])
+            return self
         for key in ("first_school_year", "last_school_year"):
             year = getattr(self, key)
             if int(year[5:]) != (int(year[:4]) + 1) % 100:
@@ -263,6 +277,9 @@ class Window(_Model):
 
     @property
     def school_years(self) -> tuple[str, ...]:
+        """The window's school years in order; none for a window without school years."""
+        if self.first_school_year is None or self.last_school_year is None:
+            return ()
         first, last = int(self.first_school_year[:4]), int(self.last_school_year[:4])
         return tuple(f"{year}-{(year + 1) % 100:02d}" for year in range(first, last + 1))
 
@@ -719,7 +736,8 @@ class ProjectSpec(_Model):
     purpose_statement: Text
     legal_authority: LegalAuthority
     populations: Annotated[tuple[Population, ...], pydantic.Field(min_length=1)]
-    window: Window
+    window: Window = Window()
+    """Optional: without it, collection has no time window (see `Window`)."""
     sources: Annotated[dict[Name, Source], pydantic.Field(min_length=1)]
     code_lists: dict[Name, dict[Annotated[str, StringConstraints(min_length=1)], CodeEntry]] = {}
     categories: Annotated[dict[Name, Category], pydantic.Field(min_length=1)]
@@ -733,6 +751,8 @@ class ProjectSpec(_Model):
     contact: Contact
     notice: Notice
     indicators: IndicatorSet | None = None
+    panels: dict[Name, Panel] = {}
+    """The analysis tables releases are made from (linkhaven.spec.panels)."""
     releases: dict[Name, ReleaseSection] = {}
     """De-identified releases of the person-year panel (linkhaven.deid); see docs/deidentification.md."""
     """What publications compute and how they are protected (linkhaven.publish); none: nothing to publish."""
@@ -796,6 +816,28 @@ class ProjectSpec(_Model):
         _fail(reference_problems(self.model_dump()) + linkage_problems(self.linkage, fields))
         return self
 
+    @model_validator(mode="after")
+    def _panels(self) -> Self:
+        _fail(panel_problems(self))
+        return self
+
+    @model_validator(mode="after")
+    def _window_used(self) -> Self:
+        """School-year fields and `{window}` in a description need the window's school years."""
+        if self.window.school_years:
+            return self
+        problems: list[Problem] = []
+        for name, source in self.sources.items():
+            if source.period is not None and source.period.school_year is not None:
+                problems.append((("sources", name, "period", "school_year"), "needs `window` with its school years"))
+        for index, population in enumerate(self.populations):
+            if "{window}" in population.description:
+                problems.append(
+                    (("populations", index, "description"), "uses {window} but `window` has no school years")
+                )
+        _fail(problems)
+        return self
+
     def source(self, name: str) -> Source:
         try:
             return self.sources[name]
@@ -830,6 +872,8 @@ class ProjectSpec(_Model):
 
     def population_text(self, population: Population) -> str:
         first, last = self.window.first_school_year, self.window.last_school_year
+        if first is None or last is None:
+            return population.description  # no {window} in it: checked at load
         return population.description.format(window=f"{first.replace('-', '–')} to {last.replace('-', '–')}")
 
 

@@ -166,9 +166,11 @@ class ReleaseContext(_Model):
 
 
 class ReleaseSection(_Model):
-    """One de-identified release of the person-year panel (`linkhaven release create --spec-section NAME`)."""
+    """One de-identified release of a panel (`linkhaven release create --spec-section NAME`)."""
 
     title: Text
+    panel: Name | None = None
+    """The panel (under `panels:`) this release is made from; the spec's only panel when omitted."""
     recipient: Name
     """A recipient under `recipients` that may receive de-identified data."""
     release_model: ReleaseModel = ReleaseModel.NON_PUBLIC
