@@ -116,3 +116,11 @@ def test_evaluate_a_dedupe_from_a_truth_file_with_entity_ids(tmp_path: Path) -> 
     assert result["clusters_by_source"]["registry"]["persons_recovered_exactly"] == 1
     nobody = evaluate(linkage_map.slice(0, 1), {"registry": SourceInput("registry", identity)}, truth, config)
     assert nobody["pairs"]["registry~registry"]["status"] == "no data"
+
+
+def test_a_source_field_naming_an_unknown_check_rule_is_refused_with_its_line(tmp_path: Path) -> None:
+    text = MINIMAL.replace("        column: REC_ID\n", "        column: REC_ID\n        check: no_such_rule\n")
+    message = refusal(tmp_path, text)
+    line = line_of(text, "check: no_such_rule")
+    assert f":{line}: sources.registry.fields.0.check: no identifier rule 'no_such_rule'" in message
+    assert "digits_9_luhn" in message  # the known rules are named, so the user can pick one

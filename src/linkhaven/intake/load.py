@@ -197,7 +197,7 @@ def _check_rows(
     failures += [(w.reason, w.field, w.predicate) for w in rules.windows]
     nulled: list[tuple[str, str, str]] = []
     for rule in fields:
-        for reason, predicate in rule.failures(rules.oen_check_digit):
+        for reason, predicate in rule.failures(rules.check_digits):
             if rule.invalid == "set_null" and not rule.required and reason != "missing_value":
                 nulled.append((reason, rule.name, predicate))
             else:

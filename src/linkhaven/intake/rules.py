@@ -58,7 +58,7 @@ class FieldRule:
             return f"TRY_CAST({value} AS DOUBLE)"
         return value
 
-    def failures(self, check_digit: str) -> list[tuple[str, str]]:
+    def failures(self, check_digits: str) -> list[tuple[str, str]]:
         """(reason, failing predicate) pairs, in order."""
         value, typed = self.normalised(), self.typed()
         out: list[tuple[str, str]] = []
@@ -77,10 +77,10 @@ class FieldRule:
             out.append(("out_of_range", f"{typed} > {float(self.maximum)!r}"))
         if self.check is not None:
             # A named rule (linkhaven.derivations): its format, then its check digit where the spec turns
-            # checks on (`check_digit` 'luhn'; some official check rules are not public).
+            # checks on (`identifiers.check_digits`; some official check rules are not public).
             rule = identifier_rule(self.check)
             out.append((rule.reason, f"{value} IS NOT NULL AND NOT {rule.valid(value)}"))
-            if check_digit == rule.check_digit:
+            if check_digits == rule.check_digit:
                 out.append((f"{rule.reason}_check_digit", f"{value} IS NOT NULL AND NOT {rule.valid(value, True)}"))
         return out
 
@@ -101,7 +101,7 @@ class SourceRules:
     record_id: str
     forbidden_columns: list[str]
     windows: list[WindowRule] = field(default_factory=list)
-    oen_check_digit: str = "none"
+    check_digits: str = "none"
     required_assessments: tuple[str, ...] = ()
 
     def by_column(self) -> dict[str, FieldRule]:
@@ -171,6 +171,6 @@ def rules_for(spec: ProjectSpec, source_name: str) -> SourceRules:
         record_id=source.record_id,
         forbidden_columns=list(source.forbidden_columns),
         windows=windows,
-        oen_check_digit=str(spec.identifiers.oen_check_digit),
+        check_digits=str(spec.identifiers.check_digits),
         required_assessments=tuple(str(a) for a in spec.assessments_required),
     )

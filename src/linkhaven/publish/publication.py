@@ -31,7 +31,7 @@ from linkhaven.publish.ledger import Ledger
 from linkhaven.publish.protection import Protected, gate, ledger_entries, protect
 from linkhaven.publish.settings import Settings, _indicators, code_lists_of, code_names_of
 from linkhaven.schema import publications
-from linkhaven.spec.models import ProjectSpec
+from linkhaven.spec.project import ProjectSpec
 from linkhaven.workspace.workspace import Workspace, now
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from linkhaven.errors import GateRefused, LinkhavenError
 from linkhaven.publish.suppress import Rules
 from linkhaven.spec.indicators import IndicatorSet
-from linkhaven.spec.models import ProjectSpec
+from linkhaven.spec.project import ProjectSpec
 
 
 class PublicationRefused(GateRefused):

@@ -1,48 +1,46 @@
-"""Project specs: the models, the YAML loader and the public notice rendered from them."""
+"""Project specs: the models (vocabulary, sources, governance, linkage, panels, releases, indicators,
+composed in `project`), the YAML loader and the public notice rendered from them."""
 
-from linkhaven.spec.indicators import IndicatorSet
-from linkhaven.spec.loader import load_spec, parse_spec, spec_hash
-from linkhaven.spec.models import (
-    IPC_RISK_THRESHOLDS,
-    Assessment,
+from linkhaven.spec.governance import (
     Category,
-    Check,
-    CodeEntry,
     Contact,
-    DataClass,
-    DisclosureBasis,
-    Encoding,
-    Field,
-    FieldType,
-    FileFormat,
-    FileType,
-    InvasionLevel,
     LegalAuthority,
-    LegalSourceType,
-    Linkage,
     Notice,
     Population,
     Project,
-    ProjectSpec,
-    Purpose,
     Recipient,
-    RecipientKind,
     Retention,
     RetentionDays,
     Revision,
-    Role,
-    Source,
     Thresholds,
     Window,
 )
+from linkhaven.spec.indicators import IndicatorSet
+from linkhaven.spec.linkage import Linkage
+from linkhaven.spec.loader import load_spec, parse_spec, spec_hash
 from linkhaven.spec.notice import NoticeFormat, build_notice, render_notice
+from linkhaven.spec.project import ProjectSpec
 from linkhaven.spec.releases import ReleaseSection
+from linkhaven.spec.sources import CodeEntry, Field, FileFormat, Source
+from linkhaven.spec.vocabulary import (
+    IPC_RISK_THRESHOLDS,
+    Assessment,
+    DataClass,
+    DisclosureBasis,
+    Encoding,
+    FieldType,
+    FileType,
+    InvasionLevel,
+    LegalSourceType,
+    Purpose,
+    RecipientKind,
+    Role,
+)
 
 __all__ = [
     "IPC_RISK_THRESHOLDS",
     "Assessment",
     "Category",
-    "Check",
     "CodeEntry",
     "Contact",
     "DataClass",

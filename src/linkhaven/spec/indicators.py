@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import Annotated, Literal, Self
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import ConfigDict, StringConstraints, model_validator
+
+from linkhaven.spec.vocabulary import SpecModel
 
 Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 Code = Annotated[str, StringConstraints(min_length=1)]
@@ -27,15 +29,11 @@ WHOLE_POPULATION = "population"
 """The status column publication adds when the indicators declare no status: every row in 'all'."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 def _problem(where: str, message: str) -> ValueError:
     return ValueError(f"{where}: {message}")
 
 
-class StatusDimension(_Model):
+class StatusDimension(SpecModel):
     """The dimension every indicator is compared across (care status), with its totals.
 
     `hierarchy` maps each total to the codes that add up to it, e.g. `all: [not_involved, involved]`
@@ -119,7 +117,7 @@ class StatusDimension(_Model):
         return self.plain_labels.get(code, self.label_of(code))
 
 
-class Breakdown(_Model):
+class Breakdown(SpecModel):
     """A dimension the indicators are broken down by (gender, grade, board, ...)."""
 
     column: Ident
@@ -131,14 +129,14 @@ class Breakdown(_Model):
     which only children served by a society have)."""
 
 
-class Condition(_Model):
+class Condition(SpecModel):
     """Keep rows whose `column` is one of `values` (e.g. grade 10 for the credit benchmark)."""
 
     column: Ident
     values: Annotated[tuple[Code, ...], pydantic.Field(min_length=1)]
 
 
-class Measure(_Model):
+class Measure(SpecModel):
     """One indicator.
 
     - `count`: distinct persons in each cell.
@@ -181,7 +179,7 @@ class Measure(_Model):
         return self
 
 
-class Protection(_Model):
+class Protection(SpecModel):
     """How hard the tables are protected; each value defaults to the spec's thresholds."""
 
     min_cell_size: int | None = pydantic.Field(default=None, ge=3)
@@ -195,7 +193,7 @@ class Protection(_Model):
     in one grade); `suppress` treats it as a primary cell."""
 
 
-class IndicatorSet(_Model):
+class IndicatorSet(SpecModel):
     """The `indicators:` section.
 
     `period` and `status` are optional: without a period every table has one period, 'all' (in the

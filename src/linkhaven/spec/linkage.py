@@ -23,16 +23,9 @@ from enum import StrEnum
 from typing import Annotated, Literal, Self
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import model_validator
 
-Loc = tuple[str | int, ...]
-Problem = tuple[Loc, str]
-Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from linkhaven.spec.vocabulary import Loc, Name, Problem, SpecModel, Text, fail
 
 
 class Kind(StrEnum):
@@ -71,7 +64,7 @@ def kind_columns(name: str, kind: Kind, prefixes: tuple[int, ...] = ()) -> tuple
     return (name,)
 
 
-class IdentityField(_Model):
+class IdentityField(SpecModel):
     """One identity field linkage uses, by kind; options apply to some kinds only."""
 
     kind: Kind
@@ -114,18 +107,18 @@ class IdentityField(_Model):
 
             if self.check not in rule_names():
                 problems.append((("check",), f"no identifier rule of that name; known: {', '.join(rule_names())}"))
-        _fail(problems)
+        fail(problems)
         return self
 
 
-class FieldInPeriod(_Model):
+class FieldInPeriod(SpecModel):
     """A code_in_period field's source columns: the code and the period it holds in."""
 
     field: Name
     period: Name
 
 
-class SourceFields(_Model):
+class SourceFields(SpecModel):
     """Which of a source's fields carries each identity field (identity name -> source field)."""
 
     fields: Annotated[dict[Name, Name | FieldInPeriod], pydantic.Field(min_length=1)]
@@ -142,7 +135,7 @@ class Assignment(StrEnum):
     """Records clustered first (person id, plus duplicates found with the link's model), then one-to-one."""
 
 
-class Link(_Model):
+class Link(SpecModel):
     source: Name
     to: Name
     assignment: Assignment = Assignment.BEST
@@ -153,7 +146,7 @@ class Link(_Model):
     (twins, siblings born the same day); needs a given name and a date field."""
 
 
-class Dedupe(_Model):
+class Dedupe(SpecModel):
     """De-duplication within one source: by a shared identifier, or probabilistically."""
 
     source: Name
@@ -163,11 +156,11 @@ class Dedupe(_Model):
     @model_validator(mode="after")
     def _identifier_given(self) -> Self:
         if (self.by == "identifier") != (self.identifier is not None):
-            _fail([(("identifier",), "give an identifier exactly when by: identifier")])
+            fail([(("identifier",), "give an identifier exactly when by: identifier")])
         return self
 
 
-class Level(_Model):
+class Level(SpecModel):
     """A comparison level written in Splink's SQL over `<column>_l` / `<column>_r`."""
 
     label: Text
@@ -178,7 +171,7 @@ class Level(_Model):
     u_probability: Annotated[float, pydantic.Field(gt=0, le=1)] | None = None
 
 
-class Comparison(_Model):
+class Comparison(SpecModel):
     """A comparison of one identity field, from its kind's template; `levels` replaces the
     template's levels between "missing" and "all other"."""
 
@@ -195,13 +188,13 @@ class Corroboration(StrEnum):
     """At least two of given name, family name and date agree, or the names are swapped and the date agrees."""
 
 
-class DeterministicRule(_Model):
+class DeterministicRule(SpecModel):
     name: Name
     identifier: Name
     corroboration: Corroboration = Corroboration.TWO_OF_NAMES_AND_DATE
 
 
-class Linkage(_Model):
+class Linkage(SpecModel):
     accept_probability: float = pydantic.Field(gt=0, le=1)
     review_lower_probability: float = pydantic.Field(ge=0, lt=1)
     fields: dict[Name, IdentityField] = {}
@@ -221,7 +214,7 @@ class Linkage(_Model):
     @model_validator(mode="after")
     def _ordered(self) -> Self:
         if self.accept_probability <= self.review_lower_probability:
-            _fail([(("accept_probability",), "must be above review_lower_probability")])
+            fail([(("accept_probability",), "must be above review_lower_probability")])
         return self
 
     def columns(self) -> dict[str, str]:
@@ -352,9 +345,3 @@ def linkage_problems(linkage: Linkage, source_fields: Mapping[str, set[str]]) ->
 
 def _has_kind(linkage: Linkage, kind: Kind) -> bool:
     return any(spec.kind is kind for spec in linkage.fields.values())
-
-
-def _fail(problems: list[Problem]) -> None:
-    from linkhaven.spec.models import _fail as fail
-
-    fail(problems)

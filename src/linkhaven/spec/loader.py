@@ -28,7 +28,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from linkhaven.errors import SpecError
-from linkhaven.spec.models import CONSISTENCY_ERROR, PATTERN_HINTS, Loc, Problem, ProjectSpec, reference_problems
+from linkhaven.spec.project import ProjectSpec, reference_problems
+from linkhaven.spec.vocabulary import CONSISTENCY_ERROR, PATTERN_HINTS, Loc, Problem
 
 LineIndex = dict[tuple[str, ...], int]
 """YAML path (keys, and sequence indexes as text) -> 1-based line of the key or item."""

@@ -17,7 +17,8 @@ from typing import Literal
 
 import jinja2
 
-from linkhaven.spec.models import DataClass, ProjectSpec, Purpose, RecipientKind, join_and
+from linkhaven.spec.project import ProjectSpec
+from linkhaven.spec.vocabulary import DataClass, Purpose, RecipientKind, join_and
 
 PURPOSE_WORDING = {
     Purpose.RESOURCE_MANAGEMENT: "the management or allocation of resources",
@@ -180,7 +181,7 @@ def build_notice(spec: ProjectSpec) -> NoticeDocument:
                     contact.division,
                     contact.ministry,
                     *contact.address_lines,
-                    contact.postal_code,
+                    *([contact.postal_code] if contact.postal_code else []),
                 ),
             ),
         ),

@@ -9,8 +9,8 @@ identity value itself never reaches the panel), from named derivations (`linkhav
 that may contribute several columns, and from linkage quality. A release names the panel it
 releases. `linkhaven.deid` builds the panel; this module only describes and cross-checks it.
 
-This module must not import `linkhaven.spec.models` (models imports it), so the spec arrives typed
-as `Any` in the cross-checks and is read only through attributes every ProjectSpec has.
+The project module imports this one, so the spec arrives typed as `Any` in the cross-checks and
+is read only through attributes every ProjectSpec has.
 """
 
 from __future__ import annotations
@@ -18,39 +18,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import StringConstraints, model_validator
 
 from linkhaven import derivations
 from linkhaven.derivations import ColumnInfo, Kind
 from linkhaven.derivations.registry import DerivationError
+from linkhaven.spec.vocabulary import Loc, Name, Problem, SpecModel, Text, fail
 
 if TYPE_CHECKING:
     from linkhaven.spec.releases import ReleaseSection
 
-_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"  # the same text as models.NAME_PATTERN, so the loader's hint applies
-Name = Annotated[str, StringConstraints(pattern=_NAME_PATTERN)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-_CONSISTENCY_ERROR = "spec_consistency"  # models.CONSISTENCY_ERROR: the loader expands ctx["problems"]
-Loc = tuple[str | int, ...]
-Problem = tuple[Loc, str]
 
 PERSON_KEY = "person_key"
 """The unit column every panel starts with (internal: releases replace it with a pseudonym)."""
 Pick = Literal["latest", "first", "min", "max", "any", "exists"]
 
 
-def _fail(problems: list[Problem]) -> None:
-    if problems:
-        detail = "; ".join(f"{'.'.join(str(p) for p in loc) or '(here)'}: {message}" for loc, message in problems)
-        raise PydanticCustomError(_CONSISTENCY_ERROR, "{detail}", {"detail": detail, "problems": tuple(problems)})
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PanelPeriod(_Model):
+class PanelPeriod(SpecModel):
     """The period a panel has one row per unit for: a named period derivation and its parameters."""
 
     derivation: Name
@@ -64,7 +48,7 @@ class PanelPeriod(_Model):
         return self.column or self.derivation
 
 
-class Preference(_Model):
+class Preference(SpecModel):
     """How to choose one base record when a unit has several in one period (a merged duplicate)."""
 
     field: Name
@@ -73,7 +57,7 @@ class Preference(_Model):
     descending: bool = False
 
 
-class PanelColumn(_Model):
+class PanelColumn(SpecModel):
     """One panel column (or, for a `table` derivation, the several columns it contributes).
 
     - `field` alone: the base record's value of a base-source field.
@@ -110,11 +94,11 @@ class PanelColumn(_Model):
             problems.append((("pick",), "order_by, value and per go with a pick"))
         if self.derive is None and self.name is None:
             problems.append((("name",), "a column needs a name"))
-        _fail(problems)
+        fail(problems)
         return self
 
 
-class Panel(_Model):
+class Panel(SpecModel):
     """One panel: its unit, period, base source and columns (see the module docstring)."""
 
     title: Text

@@ -5,9 +5,6 @@ the inputs of Step 5): the release model, the recipient, which panel columns are
 and how each may be generalised, which are sensitive, what else is released and how numbers are
 coarsened. `linkhaven.deid` reads it; the de-identification report quotes it back, so what the
 privacy office approved and what the software did cannot drift apart.
-
-This module must not import `linkhaven.spec.models` (models imports it for `ProjectSpec.releases`),
-so the few shared patterns are repeated here with the same text, which keeps the loader's hints.
 """
 
 from __future__ import annotations
@@ -16,29 +13,14 @@ from enum import StrEnum
 from typing import Annotated, Literal, Self
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import StringConstraints, model_validator
 
-_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"  # the same text as models.NAME_PATTERN, so the loader's hint applies
-Name = Annotated[str, StringConstraints(pattern=_NAME_PATTERN)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-Probability = Annotated[float, pydantic.Field(ge=0, le=1)]
+from linkhaven.spec.vocabulary import Name, Probability, SpecModel, Text, fail
+
 Label = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-
-_CONSISTENCY_ERROR = "spec_consistency"  # models.CONSISTENCY_ERROR: the loader expands ctx["problems"]
 
 SUPPRESSED = "*"
 """The label of a quasi-identifier's top level: the value is withheld for every row."""
-
-
-def _fail(problems: list[tuple[tuple[str | int, ...], str]]) -> None:
-    if problems:
-        detail = "; ".join(f"{'.'.join(str(p) for p in loc) or '(here)'}: {message}" for loc, message in problems)
-        raise PydanticCustomError(_CONSISTENCY_ERROR, "{detail}", {"detail": detail, "problems": tuple(problems)})
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ReleaseModel(StrEnum):
@@ -55,7 +37,7 @@ class Rating(StrEnum):
     HIGH = "high"
 
 
-class Generalisation(_Model):
+class Generalisation(SpecModel):
     """One level of a quasi-identifier's hierarchy, applied to the previous level's value.
 
     Exactly one kind per level:
@@ -91,7 +73,7 @@ class Generalisation(_Model):
             problems.append((("top",), "top and bottom coding go with a bin level"))
         if self.top is not None and self.bottom is not None and self.bottom >= self.top:
             problems.append((("bottom",), "must be below top"))
-        _fail(problems)
+        fail(problems)
         return self
 
     @property
@@ -99,7 +81,7 @@ class Generalisation(_Model):
         return next(k for k in ("bin", "prefix", "attribute", "map", "rare") if getattr(self, k) is not None)
 
 
-class QuasiIdentifier(_Model):
+class QuasiIdentifier(SpecModel):
     """A panel column an attacker could know (IPC Step 2), with the levels it may be generalised to.
 
     The levels are listed from the finest up; a last level `*` (withheld) is always added unless
@@ -131,11 +113,11 @@ class QuasiIdentifier(_Model):
             problems.append((("levels",), "each bin width must be a multiple of the previous one"))
         if widths and any(level.bin is None for level in self.levels[: len(widths)]):
             problems.append((("levels",), "bin levels come first, before any other kind"))
-        _fail(problems)
+        fail(problems)
         return self
 
 
-class NumericTransform(_Model):
+class NumericTransform(SpecModel):
     """How a released number is coarsened without being a quasi-identifier (top coding, rounding)."""
 
     top: float | None = None
@@ -146,7 +128,7 @@ class NumericTransform(_Model):
     decimals: Annotated[int, pydantic.Field(ge=0, le=6)] | None = None
 
 
-class ReleaseContext(_Model):
+class ReleaseContext(SpecModel):
     """IPC Step 5 inputs for a non-public or semi-public release (ignored for public: context 1).
 
     Context risk is the largest of: a deliberate insider attack (the IPC table by the recipient's
@@ -165,7 +147,7 @@ class ReleaseContext(_Model):
     """Probability of a breach at the recipient (an industry breach rate)."""
 
 
-class ReleaseSection(_Model):
+class ReleaseSection(SpecModel):
     """One de-identified release of a panel (`linkhaven release create --spec-section NAME`)."""
 
     title: Text
@@ -212,7 +194,7 @@ class ReleaseSection(_Model):
                 problems.append((("transforms", name), "transforms apply to columns or sensitive columns"))
         if self.release_model is not ReleaseModel.PUBLIC and self.context is None:
             problems.append((("context",), f"a {self.release_model} release needs its context (IPC Step 5)"))
-        _fail(problems)
+        fail(problems)
         return self
 
     @property
