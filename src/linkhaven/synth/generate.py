@@ -21,14 +21,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkhaven import __version__
-from linkhaven.synth import cpin as cpin_stage
-from linkhaven.synth.extracts import build_cpin, build_eqao, build_onsis, build_world
+from linkhaven.synth import child_welfare
+from linkhaven.synth.extract_cpin import build_cpin
+from linkhaven.synth.extract_eqao import build_eqao
+from linkhaven.synth.extract_onsis import build_onsis
 from linkhaven.synth.faults import FAULT_FILES, ROW_FAULTS, VARIANT_ROWS, FaultReport, inject
 from linkhaven.synth.identifiers import format_ids, scrambled_ids
 from linkhaven.synth.names import name_tables
-from linkhaven.synth.population import People, build_people
+from linkhaven.synth.people import People
+from linkhaven.synth.population import build_people
 from linkhaven.synth.rates import ErrorRates, SynthError
 from linkhaven.synth.reference import ORIGINS, school_year_label
+from linkhaven.synth.world import build_world
 from linkhaven.synth.writer import write_table, write_tables
 
 log = logging.getLogger(__name__)
@@ -123,7 +127,7 @@ def synthesize(
     step("population")
     people, careers = build_people(stage_rng(seed, "population"), scale, rates)
     step("child welfare")
-    episodes = cpin_stage.simulate(stage_rng(seed, "cpin-careers"), people, scale, rates)
+    episodes = child_welfare.simulate(stage_rng(seed, "cpin-careers"), people, scale, rates)
     step("homes and boards")
     world = build_world(stage_rng(seed, "homes"), people, careers, scale, rates)
     step("OnSIS")
