@@ -69,16 +69,15 @@ def step_panel(scale: float, seed: int, out: Path) -> dict[str, object]:
 
 
 def step_release(panel: Path, workspace: Path, keys: Path) -> dict[str, object]:
+    from linkhaven import Role, add_user, create_workspace
     from linkhaven.deid import create_release_from_panel
-    from linkhaven.governance.permissions import Role
-    from linkhaven.workspace import Workspace
 
     shutil.rmtree(workspace, ignore_errors=True)
     shutil.rmtree(keys, ignore_errors=True)
     os.environ["LINKHAVEN_USER"] = "admin"
-    ws = Workspace.create(workspace, SPEC, keys, user="admin")
-    ws.add_user("deidentifier", Role.DEIDENTIFIER)
-    ws.add_user("privacy_officer", Role.PRIVACY_OFFICER)
+    ws = create_workspace(workspace, SPEC, keys, user="admin")
+    add_user(ws, "deidentifier", Role.DEIDENTIFIER, user="admin")
+    add_user(ws, "privacy_officer", Role.PRIVACY_OFFICER, user="admin")
     os.environ["LINKHAVEN_USER"] = "deidentifier"
     laps: dict[str, float] = {}
     started = time.perf_counter()

@@ -83,6 +83,7 @@ def baseline(workspace: Path, truth: Path, threshold: float) -> dict[str, Any]:
     import splink.comparison_library as cl
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
+    from linkhaven.governance.session import parse_workspace_spec
     from linkhaven.link import LinkConfig, evaluate
     from linkhaven.link.context import RunContext
     from linkhaven.link.model import comparisons
@@ -102,7 +103,7 @@ def baseline(workspace: Path, truth: Path, threshold: float) -> dict[str, Any]:
         clock = time.perf_counter()
 
     ws = Workspace.open(workspace)
-    config = LinkConfig.from_spec(ws.spec())
+    config = LinkConfig.from_spec(parse_workspace_spec(ws))
     inputs, _ = read_inputs(ws, ["onsis", "eqao", "cpin"])
     lap("read_zones")
     scratch = Path(tempfile.mkdtemp(dir=WORK))

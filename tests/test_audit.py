@@ -21,6 +21,7 @@ from linkhaven.governance.audit import (
     anchored_head,
     event_hash,
 )
+from linkhaven.governance.session import audit_log
 from linkhaven.workspace import Workspace, store
 from tests.conftest import Env
 
@@ -330,7 +331,7 @@ def _hash_at(env: Env, seq: int) -> str:
 def test_anchored_head_is_the_newest_event(env: Env) -> None:
     assert env.as_user("admin", "user", "list").code == 0
     seq, digest = _last_event(env)
-    assert anchored_head(Workspace.open(env.workspace).audit) == AuditHead(seq, digest)
+    assert anchored_head(audit_log(Workspace.open(env.workspace))) == AuditHead(seq, digest)
 
 
 def test_removed_anchor_is_reported_and_audit_anchor_refuses_to_replace_it(env: Env) -> None:

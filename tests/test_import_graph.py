@@ -31,13 +31,6 @@ STAGES = (
 WORKSPACE_MAY_IMPORT = {"workspace", "schema", "errors", "csvsafe", "sqlquote"}
 """The storage layer's allowed imports: itself, the table declarations, the errors and small utilities."""
 
-PENDING_SHIMS: dict[str, set[str]] = {
-    "linkhaven.workspace.legacy": {"governance", "spec"},
-}
-"""Deprecated paths kept while link/ and deid/ (other branches) still call `Workspace.act`, `spec()`,
-`audit`; each is a module and the stage packages it may still import. The lead empties this once
-those call `open_session` (issue 13)."""
-
 MAX_LINES = 400
 
 
@@ -74,17 +67,16 @@ def _part(module: str) -> str | None:
 
 
 def _graph() -> dict[str, set[str]]:
-    """Stage package -> stage packages it imports (pending shims left out)."""
+    """Stage package -> stage packages it imports."""
     graph: dict[str, set[str]] = defaultdict(set)
     for path in sorted(ROOT.rglob("*.py")):
         module = _module_name(path)
         source = _part(module)
         if source not in STAGES:
             continue
-        pending = PENDING_SHIMS.get(module, set())
         for name in _imports(path):
             target = _part(name)
-            if target in STAGES and target != source and target not in pending:
+            if target in STAGES and target != source:
                 graph[source].add(target)
     return graph
 
@@ -125,11 +117,11 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 def test_the_workspace_imports_no_stage() -> None:
     offending: dict[str, set[str]] = {}
     for path in sorted((ROOT / "workspace").rglob("*.py")):
-        module = _module_name(path)
-        allowed = WORKSPACE_MAY_IMPORT | PENDING_SHIMS.get(module, set())
-        bad = {name for name in _imports(path) if (_part(name) or "") not in allowed and name != "linkhaven"}
+        bad = {
+            name for name in _imports(path) if (_part(name) or "") not in WORKSPACE_MAY_IMPORT and name != "linkhaven"
+        }
         if bad:
-            offending[module] = bad
+            offending[_module_name(path)] = bad
     assert offending == {}
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from linkhaven.cli import run
 from linkhaven.link import current_map
-from linkhaven.link.registry import link_review_pairs, linkage_map_versions, linkage_models, linkage_runs
+from linkhaven.schema import link_review_pairs, linkage_map_versions, linkage_models, linkage_runs
 from linkhaven.synth.generate import generate
 from linkhaven.workspace import Workspace
 from tests.conftest import SPEC, Cli

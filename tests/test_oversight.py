@@ -11,6 +11,7 @@ import pytest
 
 from linkhaven.errors import GateRefused, ZoneKeyError
 from linkhaven.governance.permissions import MATRIX
+from linkhaven.governance.session import open_session
 from linkhaven.governance.suspension import HALTED_WHILE_SUSPENDED
 from linkhaven.workspace import Workspace
 from tests.conftest import Env
@@ -39,7 +40,7 @@ def test_suspension_halts_every_gated_action_until_resumed(env: Env, tmp_path: P
     ws = Workspace.open(env.workspace)
     for action in HALTED_WHILE_SUSPENDED:
         role = sorted(MATRIX[action])[0]
-        with pytest.raises(GateRefused, match="suspended"), ws.act(action, user=role.value):
+        with pytest.raises(GateRefused, match="suspended"), open_session(ws, action, user=role.value):
             pass
     events = env.as_user("privacy_officer", "audit", "show", "--limit", "500", "--json").json()
     refusals = {e["action"] for e in events if e["outcome"] == "refused"}  # type: ignore[index]

@@ -15,8 +15,7 @@ from linkhaven.governance.permissions import Action, Role
 from linkhaven.governance.session import Session, open_session
 from linkhaven.governance.workspaces import add_user, create_workspace, list_users, set_suspended, update_spec
 from linkhaven.intake import add_agreement, intake_file, publish_notice
-from linkhaven.link import LinkConfig, LinkRun
-from linkhaven.link import run_linkage as _run_linkage
+from linkhaven.link import run_linkage
 from linkhaven.publish import list_publications, publish_release
 from linkhaven.workspace import Workspace
 
@@ -52,9 +51,3 @@ def open_workspace(root: Path | None, keys: Path | None = None) -> Workspace:
     """Open the workspace in `root` with the key directory `keys` (default: LINKHAVEN_KEYS, else the one
     recorded at init). Opening checks nothing; every operation on it opens a governance session."""
     return Workspace.open(root, keys)
-
-
-def run_linkage(ws: Workspace, config: LinkConfig | None = None, user: str | None = None) -> LinkRun:
-    """Link the current deliveries as the spec declares, in a `link.run` session (linker)."""
-    with open_session(ws, Action.LINK_RUN, "linkage", user) as session:
-        return _run_linkage(ws, session, config)

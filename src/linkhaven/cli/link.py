@@ -1,8 +1,9 @@
 """CLI for the link stage: run linkage, review pairs, evaluate against truth, read the report.
 
 `linkhaven link` runs linkage; its subcommands are `review list/show/decide`, `evaluate` and
-`report`. Each opens the workspace, wraps one library call in `ws.act(action)` (which checks the
-role and audits), and prints a table or one JSON object.
+`report`. Each opens the workspace, makes one `linkhaven.link` call (which opens the governance
+session: it checks the role, the spec and a suspension, and audits) and prints a table or one JSON
+object.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from pathlib import Path
 import typer
 
 from linkhaven.cli._common import JSON_OPTION, console, emit_json, emit_table, open_workspace
-from linkhaven.governance.permissions import Action
 
 link_app = typer.Typer(
     help="Link the sources the spec declares: run, clerical review, evaluation, report.",
@@ -40,16 +40,15 @@ def link(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """Link and de-duplicate the current deliveries as the spec declares; write the report (linker)."""
     if ctx.invoked_subcommand is not None:
         return
-    from linkhaven.link import run_linkage
+    from linkhaven import run_linkage
 
     _quiet_libraries()
     ws = open_workspace(ctx)
-    with ws.act(Action.LINK_RUN, obj="linkage") as act:
-        if json_out:
-            result = run_linkage(ws, act)
-        else:
-            with console.status("Linking (standardise, identifier pass, Splink, assignment, report)..."):
-                result = run_linkage(ws, act)
+    if json_out:
+        result = run_linkage(ws)
+    else:
+        with console.status("Linking (standardise, identifier pass, Splink, assignment, report)..."):
+            result = run_linkage(ws)
     if json_out:
         emit_json(result.as_dict())
         return
@@ -82,8 +81,7 @@ def evaluate(
     if pairs is not None and any(len(p) != 2 for p in pairs):
         raise typer.BadParameter("write each pair as SOURCE~SOURCE", param_hint="--pair")
     ws = open_workspace(ctx)
-    with ws.act(Action.LINK_EVALUATE, obj="linkage") as act:
-        result = evaluate_current(ws, act, truth, [(p[0], p[1]) for p in pairs] if pairs else None)
+    result = evaluate_current(ws, truth, [(p[0], p[1]) for p in pairs] if pairs else None)
     if json_out:
         emit_json(result)
         return
@@ -105,9 +103,7 @@ def report(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     from linkhaven.link import latest_report
 
     ws = open_workspace(ctx)
-    with ws.act(Action.LINK_REPORT, obj="linkage") as act:
-        found = latest_report(ws)
-        act.object = f"linkage:{found['run']['id']}"
+    found = latest_report(ws)
     if json_out:
         emit_json(found)
         return
@@ -127,8 +123,7 @@ def review_list(
     from linkhaven.link import list_pairs
 
     ws = open_workspace(ctx)
-    with ws.act(Action.LINK_REVIEW, obj="linkage") as act:
-        rows = list_pairs(ws, act, None if all_pairs else status)
+    rows = list_pairs(ws, None if all_pairs else status)
     if json_out:
         emit_json(rows)
     else:
@@ -143,8 +138,7 @@ def review_show(
     from linkhaven.link import show_pair
 
     ws = open_workspace(ctx)
-    with ws.act(Action.LINK_REVIEW, obj=f"review:{pair_id}") as act:
-        shown = show_pair(ws, act, pair_id)
+    shown = show_pair(ws, pair_id)
     if json_out:
         emit_json(shown)
         return
@@ -167,8 +161,7 @@ def review_decide(
     from linkhaven.link import decide
 
     ws = open_workspace(ctx)
-    with ws.act(Action.LINK_REVIEW, obj=f"review:{pair_id}") as act:
-        done = decide(ws, act, pair_id, decision, reason)
+    done = decide(ws, pair_id, decision, reason)
     if json_out:
         emit_json(done)
     else:

@@ -5,7 +5,7 @@ Public API (everything else is internal):
 - `create_release(ws, section)` builds a release from the zones and the linkage map; the privacy
   officer's `approve_release`, `grant_release`, `revoke_release` govern it; `read_release` writes
   an analyst's plain copy; `list_releases` / `show_release` describe releases.
-- `open_release(ws, release_id, act=None) -> ReleaseData` is how publication reads an approved
+- `open_release(ws, release_id, session=None) -> ReleaseData` is how publication reads an approved
   release: `.table` (Arrow, one row per person (and period) of its panel, the pseudonym in `person_id`),
   `.report` (the de-identification report as data) and `.info` (status, file paths, the
   quasi-identifier and sensitive columns and the threshold).

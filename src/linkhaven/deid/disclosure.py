@@ -20,9 +20,10 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from linkhaven.deid.registers import disclosures, releases
 from linkhaven.errors import GateRefused
 from linkhaven.governance.permissions import Action
+from linkhaven.governance.session import open_session
+from linkhaven.schema import disclosures, releases
 from linkhaven.workspace.workspace import Workspace, now
 
 DISCLOSABLE = ("personal", "coded", "deidentified")
@@ -61,9 +62,9 @@ def disclose(
     from linkhaven.deid.release_lifecycle import disclosure_agreement
 
     day = on or date.today()
-    spec = ws.spec()
-    with ws.act(Action.DISCLOSE, obj=f"recipient:{recipient}") as act:
-        act.detail.update(recipient=recipient, basis=basis, data_class=data_class, release=release_id or "-")
+    with open_session(ws, Action.DISCLOSE, f"recipient:{recipient}") as session:
+        spec = session.spec
+        session.detail.update(recipient=recipient, basis=basis, data_class=data_class, release=release_id or "-")
         if data_class not in DISCLOSABLE:
             raise GateRefused(
                 f"'{data_class}' is not disclosed through the register (it records {', '.join(DISCLOSABLE)} data); "
@@ -94,19 +95,19 @@ def disclose(
                 f"No disclosure agreement in force on {day.isoformat()} names '{recipient}' and covers {data_class} "
                 "data (R37); register one with `linkhaven agreement add --kind disclosure`."
             )
-        with act.transaction() as tx:
+        with session.transaction() as tx:
             count = tx.execute(select(func.count()).select_from(disclosures)).scalar_one()
             record = Disclosure(f"DX{count + 1:04d}", recipient, basis, data_class, agreement, release_id, description,
-                                rows, day.isoformat(), now(), act.user)  # fmt: skip
+                                rows, day.isoformat(), now(), session.user)  # fmt: skip
             tx.execute(insert(disclosures).values(**record.as_dict()))
-            act.object = f"disclosure:{record.id}"
-            act.detail["agreement"] = agreement
+            session.object = f"disclosure:{record.id}"
+            session.detail["agreement"] = agreement
     return record
 
 
 def list_disclosures(ws: Workspace) -> list[Disclosure]:
     """The disclosure register (privacy officer), oldest first."""
-    with ws.act(Action.DISCLOSE, obj="disclosures") as act, ws.engine.connect() as conn:
+    with open_session(ws, Action.DISCLOSE, "disclosures") as session, ws.engine.connect() as conn:
         rows = conn.execute(select(disclosures).order_by(disclosures.c.id)).mappings().all()
-        act.detail.update(operation="list", disclosures=len(rows))
+        session.detail.update(operation="list", disclosures=len(rows))
     return [Disclosure(**dict(r)) for r in rows]

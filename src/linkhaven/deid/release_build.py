@@ -22,7 +22,6 @@ from sqlalchemy import insert
 from linkhaven.deid import report as reports
 from linkhaven.deid.engine import PERSON_KEY, PSEUDONYM, deidentify
 from linkhaven.deid.panel import build_panel, plan_panel
-from linkhaven.deid.registers import releases
 from linkhaven.deid.release_artefacts import register_row, write_artefacts
 from linkhaven.deid.release_inputs import read_inputs
 from linkhaven.deid.release_records import (
@@ -37,11 +36,13 @@ from linkhaven.deid.release_records import (
 from linkhaven.deid.risk import Criterion, RiskMeasure, measure_relation
 from linkhaven.errors import GateRefused, SpecError, WorkspaceError
 from linkhaven.governance.permissions import Action
+from linkhaven.governance.session import Session, open_session
+from linkhaven.schema import releases
 from linkhaven.spec import ProjectSpec
 from linkhaven.spec.panels import period_column
 from linkhaven.spec.releases import ReleaseSection
 from linkhaven.sqlquote import q
-from linkhaven.workspace.workspace import Act, Workspace
+from linkhaven.workspace.workspace import Workspace
 
 
 def _section(spec: ProjectSpec, name: str) -> ReleaseSection:
@@ -66,10 +67,10 @@ def create_release(
     `linkage_map` is for a map the linkage stage does not hold (tests, a map from another unit); the
     report and manifest record that it was supplied.
     """
-    spec = ws.spec()
-    section = _section(spec, section_name)
-    with ws.act(Action.RELEASE_CREATE, obj=f"section:{section_name}") as act:
-        act.detail["section"] = section_name
+    with open_session(ws, Action.RELEASE_CREATE, f"section:{section_name}") as session:
+        session.detail["section"] = section_name
+        spec = session.spec
+        section = _section(spec, section_name)
         plan = plan_panel(spec, section.panel)
         # Loaders, read inside `build`: each input is decoded, copied into DuckDB and let go of in turn.
         inputs, provenance = read_inputs(ws, plan, linkage_map)
@@ -78,7 +79,7 @@ def create_release(
         def build(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
             return build_panel(con, plan, inputs).as_dict()
 
-        return _release(ws, act, spec, section_name, section, build, provenance, progress)
+        return _release(ws, session, spec, section_name, section, build, provenance, progress)
 
 
 def create_release_from_panel(
@@ -94,10 +95,10 @@ def create_release_from_panel(
     For rehearsals and the scale benchmark, where the panel comes from synthetic data; the report
     and manifest say so. The panel must have the panel's columns and `person_key`.
     """
-    spec = ws.spec()
-    section = _section(spec, section_name)
-    with ws.act(Action.RELEASE_CREATE, obj=f"section:{section_name}") as act:
-        act.detail.update(section=section_name, supplied_panel=True)
+    with open_session(ws, Action.RELEASE_CREATE, f"section:{section_name}") as session:
+        session.detail.update(section=section_name, supplied_panel=True)
+        spec = session.spec
+        section = _section(spec, section_name)
 
         def build(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
             if isinstance(panel, Path):
@@ -110,7 +111,7 @@ def create_release_from_panel(
             return {"rows": int(row[0]), "persons": int(row[1])}
 
         given = {"kind": "supplied panel (rehearsal, not from the zones)", **(provenance or {})}
-        return _release(ws, act, spec, section_name, section, build, given, progress)
+        return _release(ws, session, spec, section_name, section, build, given, progress)
 
 
 def sql_path(path: Path) -> str:
@@ -125,7 +126,7 @@ def pseudonym_key(ws: Workspace, release_id: str) -> bytes:
 
 def _release(
     ws: Workspace,
-    act: Act,
+    session: Session,
     spec: ProjectSpec,
     name: str,
     section: ReleaseSection,
@@ -138,7 +139,7 @@ def _release(
     with ws.exclusive() as scratch:
         with ws.engine.connect() as conn:
             release_id = next_id(conn)
-        act.object = f"release:{release_id}"
+        session.object = f"release:{release_id}"
         table_name = f"{release_id.lower()}-data"
         con = duckdb.connect()
         try:
@@ -171,7 +172,7 @@ def _release(
                 )
             folder = write_artefacts(
                 ws, scratch, release_id, name, section, spec, spec_sha, result, after, panel_stats, provenance,
-                act.user, written.path, written.sha256, written.rows,
+                session.user, written.path, written.sha256, written.rows,
             )  # fmt: skip
         except BaseException:
             zone.remove(table_name)
@@ -179,15 +180,16 @@ def _release(
         try:
             hashes = {n: reports.sha256_file(folder / n) for n in
                       (reports.REPORT_JSON, reports.DICTIONARY_JSON, reports.MANIFEST)}  # fmt: skip
-            act.detail.update(
+            session.detail.update(
                 release=release_id, rows=after.rows, rows_suppressed=result.chosen.suppressed_rows,
                 persons=result.persons, strategy=result.search.strategy,
                 overall_risk_after=round(after.overall_risk, 6), meets_threshold=after.meets_threshold,
             )  # fmt: skip
-            with act.transaction() as tx:
-                ws.register_zone_file(tx, written, act.user)
+            with session.transaction() as tx:
+                ws.register_zone_file(tx, written, session.user)
                 tx.execute(insert(releases).values(**register_row(
-                    release_id, name, section, result, after, written.sha256, hashes, spec_sha, act.user)))  # fmt: skip
+                    release_id, name, section, result, after, written.sha256, hashes, spec_sha,
+                    session.user)))  # fmt: skip
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             zone.remove(table_name)

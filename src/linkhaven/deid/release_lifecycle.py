@@ -2,7 +2,8 @@
 
 Approval re-checks the stored file against its registered hash, recomputes the risk from the
 file itself (R29) and, for a non-public release, requires a disclosure agreement in force with
-the recipient (R24). Every refusal is raised inside `ws.act`, so it is audited with its reason.
+the recipient (R24). Every refusal is raised inside the governance session (`open_session`), so it
+is audited with its reason.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, update
 
-from linkhaven.deid.registers import release_grants, releases
 from linkhaven.deid.release_artefacts import verified_report
 from linkhaven.deid.release_build import measure_stored
 from linkhaven.deid.release_records import ReleaseInfo, grants_of, release_row, show
 from linkhaven.deid.risk import Criterion
 from linkhaven.errors import GateRefused, WorkspaceError
 from linkhaven.governance.permissions import Action, Role
+from linkhaven.governance.session import open_session
+from linkhaven.schema import release_grants, releases
 from linkhaven.spec import ProjectSpec
 from linkhaven.spec.releases import ReleaseModel
 from linkhaven.workspace.workspace import Workspace, now
@@ -59,8 +61,8 @@ def disclosure_agreement(
 def approve_release(ws: Workspace, release_id: str, on: date | None = None) -> ReleaseInfo:
     """Privacy officer: check integrity, recompute the risk from the file, check the agreement, approve."""
     day = on or date.today()
-    spec = ws.spec()
-    with ws.act(Action.RELEASE_APPROVE, obj=f"release:{release_id}") as act:
+    with open_session(ws, Action.RELEASE_APPROVE, f"release:{release_id}") as session:
+        spec = session.spec
         with ws.engine.connect() as conn:
             row = release_row(conn, release_id)
             if row["status"] != "created":
@@ -79,25 +81,25 @@ def approve_release(ws: Workspace, release_id: str, on: date | None = None) -> R
         l_required = {str(k): int(v) for k, v in report["threshold"]["l_diversity"].items()}
         qis = [str(c) for c in report["quasi_identifier_columns"]]
         after = measure_stored(ws, row["data_table"], qis, _criterion(report), l_required, report.get("period_column"))
-        act.detail.update(overall_risk=round(after.overall_risk, 6), meets_threshold=after.meets_threshold)
+        session.detail.update(overall_risk=round(after.overall_risk, 6), meets_threshold=after.meets_threshold)
         if not after.meets_threshold:
             raise GateRefused(
                 f"Release {release_id}: the risk recomputed from the stored file ({after.overall_risk:.4f}) is above "
                 f"the threshold {report['threshold']['risk_threshold']}; refused."
             )
-        act.detail["agreement"] = agreement or "-"
-        with act.transaction() as tx:
+        session.detail["agreement"] = agreement or "-"
+        with session.transaction() as tx:
             tx.execute(
                 update(releases).where(releases.c.id == release_id)
-                .values(status="approved", approved_at=now(), approved_by=act.user, agreement_id=agreement)
+                .values(status="approved", approved_at=now(), approved_by=session.user, agreement_id=agreement)
             )  # fmt: skip
     return show(ws, release_id)
 
 
 def grant_release(ws: Workspace, release_id: str, analyst: str) -> ReleaseInfo:
     """Privacy officer: let one analyst read one approved release."""
-    with ws.act(Action.RELEASE_GRANT, obj=f"release:{release_id}") as act:
-        act.detail["analyst"] = analyst
+    with open_session(ws, Action.RELEASE_GRANT, f"release:{release_id}") as session:
+        session.detail["analyst"] = analyst
         with ws.engine.connect() as conn:
             row = release_row(conn, release_id)
             if row["status"] != "approved":
@@ -108,23 +110,23 @@ def grant_release(ws: Workspace, release_id: str, analyst: str) -> ReleaseInfo:
                 )
             if analyst in grants_of(conn, release_id):
                 raise WorkspaceError(f"{analyst} already has a grant on release {release_id}.")
-        with act.transaction() as tx:
+        with session.transaction() as tx:
             tx.execute(insert(release_grants).values(release_id=release_id, analyst=analyst, granted_at=now(),
-                                                     granted_by=act.user))  # fmt: skip
+                                                     granted_by=session.user))  # fmt: skip
     return show(ws, release_id)
 
 
 def revoke_release(ws: Workspace, release_id: str, reason: str) -> ReleaseInfo:
     """Privacy officer: nobody may read the release any more (its file stays until retention)."""
-    with ws.act(Action.RELEASE_REVOKE, obj=f"release:{release_id}") as act:
+    with open_session(ws, Action.RELEASE_REVOKE, f"release:{release_id}") as session:
         with ws.engine.connect() as conn:
             row = release_row(conn, release_id)
         if row["status"] == "revoked":
             raise GateRefused(f"Release {release_id} is already revoked.")
-        act.detail["previous_status"] = row["status"]
-        with act.transaction() as tx:
+        session.detail["previous_status"] = row["status"]
+        with session.transaction() as tx:
             tx.execute(
                 update(releases).where(releases.c.id == release_id)
-                .values(status="revoked", revoked_at=now(), revoked_by=act.user, revoke_reason=reason)
+                .values(status="revoked", revoked_at=now(), revoked_by=session.user, revoke_reason=reason)
             )  # fmt: skip
     return show(ws, release_id)

@@ -16,8 +16,8 @@ from sqlalchemy import Connection, func, select
 
 from linkhaven.deid import report as reports
 from linkhaven.deid.engine import PSEUDONYM
-from linkhaven.deid.registers import release_grants, releases
 from linkhaven.errors import WorkspaceError
+from linkhaven.schema import release_grants, releases
 from linkhaven.workspace.workspace import Workspace
 
 ZONE = "releases"

@@ -365,6 +365,6 @@ def anchored_head(log: AuditLog) -> AuditHead:
     unchanged. The anchor moves after every commit, so this is the newest committed event (unless
     a writer died between its commit and the move). Raises `AuditChainBroken` when the anchor's seal
     does not hold or the log no longer holds its event, `WorkspaceError` when there is no anchor yet.
-    Usage: `anchored_head(workspace.audit)`.
+    Usage: `anchored_head(audit_log(ws))` (`linkhaven.governance.session.audit_log`).
     """
     return log.anchored()

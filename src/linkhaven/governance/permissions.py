@@ -1,8 +1,8 @@
 """Roles, actions and the one permission matrix, checked in one place (`decide`).
 
-Every command declares the action it performs; `Workspace.act` asks `decide` and audits the
-answer either way. Keeping the matrix as data lets the oversight pack print it and lets a test
-compare every role against every action.
+Every library entry point declares the action it performs; its governance session
+(`session.open_session`) asks `decide` and audits the answer either way. Keeping the matrix as data
+lets the oversight pack print it and lets a test compare every role against every action.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ MATRIX: dict[Action, frozenset[Role]] = {
 
 
 RUN_ON_UNREGISTERED_SPEC: frozenset[Action] = frozenset({Action.SPEC_UPDATE, Action.AUDIT_VERIFY})
-"""The only actions `Workspace.act` lets run while spec.yaml is not the registered spec in force:
+"""The only actions a governance session lets run while spec.yaml is not the registered spec in force:
 registering a spec (the remedy) and verifying the workspace (which reports the mismatch)."""
 
 

@@ -1,7 +1,8 @@
 """Suspension: the IPC can order a unit to stop (R5); one switch halts every gated operation.
 
-The check lives in `Workspace.act`, the one place every command passes through, so no stage can
-forget it. Reading, auditing, oversight and the lifting of the suspension itself stay possible.
+The check lives in the governance session (`session.open_session`), the one place every library entry
+point passes through, so no stage can forget it. Reading, auditing, oversight and the lifting of the
+suspension itself stay possible.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Clerical review: list the pairs between the thresholds, show one side by side, decide it.
 
-Only the linker role may do any of this (`Action.LINK_REVIEW`): listing shows record codes and
-probabilities, showing reads identity values from the identity zone, and deciding changes the
-map. The store keeps the decision and a reason *code* from a fixed list (a free-text note could
-carry a name); the audit event carries the pair id, the decision, the reason code and the new map
+Only the linker role may do any of this: each function opens a `link.review` governance session,
+which checks the role and audits the outcome. Listing shows record codes and probabilities, showing
+reads identity values from the identity zone, and deciding changes the map. The store keeps the
+decision and a reason *code* from a fixed list (a free-text note could carry a name); the audit
+event carries the pair id, the decision, the reason code and the new map
 version. A `match` writes a new map version in which the left record's person joins the right
 record's person (keeping the right person's key); a `non_match` changes nothing in the map, and
 both are carried into later runs, so no pair is ever decided twice.
@@ -19,13 +20,15 @@ import pyarrow.parquet as pq
 from sqlalchemy import insert, select, update
 
 from linkhaven.errors import WorkspaceError
+from linkhaven.governance.permissions import Action
+from linkhaven.governance.session import Session, open_session
 from linkhaven.link.config import LinkConfig
 from linkhaven.link.graph import apply_decisions
-from linkhaven.link.registry import link_review_pairs, linkage_map_versions, linkage_runs
 from linkhaven.link.service import current_run
 from linkhaven.link.standardise import equivalence_groups, fold, nysiis
 from linkhaven.link.types import MAP_SCHEMA, Decision
-from linkhaven.workspace.workspace import Act, Workspace, now
+from linkhaven.schema import link_review_pairs, linkage_map_versions, linkage_runs
+from linkhaven.workspace.workspace import Workspace, now
 
 MATCH_REASONS = {
     "same_person_name_variant": "same person: nickname, spelling, accent or compound-name variant",
@@ -64,21 +67,22 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_pairs(
-    ws: Workspace, act: Act, status: str | None = "pending", run_id: str | None = None
+    ws: Workspace, status: str | None = "pending", run_id: str | None = None, user: str | None = None
 ) -> list[dict[str, Any]]:
     """Review pairs of the current run (or `run_id`), no identifiers: id, kind, probability, status."""
-    run = current_run(ws)
-    chosen = run_id or (run["id"] if run else None)
-    if chosen is None:
-        return []
-    query = select(link_review_pairs).where(link_review_pairs.c.run_id == chosen)
-    if status is not None:
-        query = query.where(link_review_pairs.c.status == status)
-    query = query.order_by(link_review_pairs.c.match_probability.desc().nulls_last(), link_review_pairs.c.id)
-    with ws.engine.connect() as conn:
-        rows = [_public(dict(r)) for r in conn.execute(query).mappings()]
-    act.object = f"linkage:{chosen}"
-    act.detail.update(pairs=len(rows), status=status or "all")
+    with open_session(ws, Action.LINK_REVIEW, "linkage", user) as session:
+        run = current_run(ws)
+        chosen = run_id or (run["id"] if run else None)
+        if chosen is None:
+            return []
+        query = select(link_review_pairs).where(link_review_pairs.c.run_id == chosen)
+        if status is not None:
+            query = query.where(link_review_pairs.c.status == status)
+        query = query.order_by(link_review_pairs.c.match_probability.desc().nulls_last(), link_review_pairs.c.id)
+        with ws.engine.connect() as conn:
+            rows = [_public(dict(r)) for r in conn.execute(query).mappings()]
+        session.object = f"linkage:{chosen}"
+        session.detail.update(pairs=len(rows), status=status or "all")
     return rows
 
 
@@ -111,10 +115,14 @@ def _verdict(kind: str, left: Any, right: Any) -> str:
     return "differs"
 
 
-def show_pair(ws: Workspace, act: Act, pair_id: int) -> dict[str, Any]:
+def show_pair(ws: Workspace, pair_id: int, user: str | None = None) -> dict[str, Any]:
     """The two records of a pair side by side, with per-field hints and their persons' sizes."""
+    with open_session(ws, Action.LINK_REVIEW, f"review:{pair_id}", user) as session:
+        return _show(ws, session, pair_id)
+
+
+def _show(ws: Workspace, session: Session, pair_id: int) -> dict[str, Any]:
     pair = _pair(ws, pair_id)
-    act.object = f"review:{pair_id}"
     extract = ws.zone("identity").read(f"{pair['run_id'].lower()}-review")
     con = duckdb.connect()
     try:
@@ -132,7 +140,7 @@ def show_pair(ws: Workspace, act: Act, pair_id: int) -> dict[str, Any]:
     left, right = rows.get(pair["left_code"]), rows.get(pair["right_code"])
     if left is None or right is None:
         raise WorkspaceError(f"The identity values of pair {pair_id} are not in its run's review extract.")
-    kinds = {name: str(spec.kind) for name, spec in LinkConfig.from_spec(ws.spec()).linkage.fields.items()}
+    kinds = {name: str(spec.kind) for name, spec in LinkConfig.from_spec(session.spec).linkage.fields.items()}
     fields = []
     for name in (*FIXED, *kinds):
         a, b = left.get(name), right.get(name)
@@ -142,7 +150,7 @@ def show_pair(ws: Workspace, act: Act, pair_id: int) -> dict[str, Any]:
             "right": None if b is None else str(b),
             "comparison": "-" if name in FIXED else _verdict(kinds[name], a, b),
         })  # fmt: skip
-    act.detail.update(pair=pair_id, kind=pair["kind"])
+    session.detail.update(pair=pair_id, kind=pair["kind"])
     return {
         **_public(pair),
         "fields": fields,
@@ -178,15 +186,19 @@ def _person_sizes(ws: Workspace, pair: dict[str, Any]) -> dict[str, Any]:
         con.close()
 
 
-def decide(ws: Workspace, act: Act, pair_id: int, decision: str, reason: str) -> dict[str, Any]:
+def decide(ws: Workspace, pair_id: int, decision: str, reason: str, user: str | None = None) -> dict[str, Any]:
     """Record a decision on a pending (or flagged) pair of the current run and apply it to the map."""
+    with open_session(ws, Action.LINK_REVIEW, f"review:{pair_id}", user) as session:
+        return _decide(ws, session, pair_id, decision, reason)
+
+
+def _decide(ws: Workspace, session: Session, pair_id: int, decision: str, reason: str) -> dict[str, Any]:
     if decision not in DECISIONS:
         raise WorkspaceError(f"The decision must be one of {', '.join(DECISIONS)}.")
     if reason not in DECISIONS[decision]:
         allowed = ", ".join(sorted(DECISIONS[decision]))
         raise WorkspaceError(f"The reason for '{decision}' must be one of: {allowed}.")
     pair = _pair(ws, pair_id)
-    act.object = f"review:{pair_id}"
     run = current_run(ws)
     if run is None or pair["run_id"] != run["id"]:
         raise WorkspaceError(
@@ -207,20 +219,20 @@ def decide(ws: Workspace, act: Act, pair_id: int, decision: str, reason: str) ->
                 path = scratch / "map.parquet"
                 pq.write_table(updated, path, compression="zstd")
                 written = ws.zone("linkage").write_parquet_file(table, path, updated.num_rows)
-        act.detail.update(pair=pair_id, decision=decision, reason=reason, map_version=version, records_moved=moved)
-        with act.transaction() as tx:
+        session.detail.update(pair=pair_id, decision=decision, reason=reason, map_version=version, records_moved=moved)
+        with session.transaction() as tx:
             if written is not None:
-                ws.register_zone_file(tx, written, act.user)
+                ws.register_zone_file(tx, written, session.user)
                 tx.execute(
                     insert(linkage_map_versions).values(
                         run_id=run["id"], version=version, map_table=table, rows=written.rows, reason="clerical",
-                        review_pair=pair_id, created_at=now(), created_by=act.user,
+                        review_pair=pair_id, created_at=now(), created_by=session.user,
                     )
                 )  # fmt: skip
             tx.execute(
                 update(link_review_pairs)
                 .where(link_review_pairs.c.id == pair_id)
-                .values(status="decided", decision=decision, reason=reason, decided_by=act.user,
+                .values(status="decided", decision=decision, reason=reason, decided_by=session.user,
                         decided_at=now(), map_version=version)
             )  # fmt: skip
             tx.execute(

@@ -30,10 +30,12 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from linkhaven import __version__
 from linkhaven.errors import WorkspaceError
+from linkhaven.governance.permissions import Action
+from linkhaven.governance.session import Session, open_session
 from linkhaven.link.config import LinkConfig
 from linkhaven.link.engine import Decision, EngineResult, ReviewCandidate, SourceInput, link
-from linkhaven.link.registry import link_review_pairs, linkage_map_versions, linkage_models, linkage_runs
-from linkhaven.workspace.workspace import Act, Workspace, now
+from linkhaven.schema import link_review_pairs, linkage_map_versions, linkage_models, linkage_runs
+from linkhaven.workspace.workspace import Workspace, now
 
 REPORT_DIR = ("reports", "linkage")
 METHOD = (
@@ -141,12 +143,18 @@ def _decisions(conn: Connection) -> list[Decision]:
 # -- the run ----------------------------------------------------------------------------------------------
 
 
-def run_linkage(ws: Workspace, act: Act, config: LinkConfig | None = None) -> LinkRun:
-    """Link the current deliveries; `act` must be a LINK_RUN act (it is audited with counts)."""
+def run_linkage(ws: Workspace, config: LinkConfig | None = None, user: str | None = None) -> LinkRun:
+    """Link the current deliveries as the spec declares (linker), in a `link.run` session audited with counts.
+
+    `config` replaces the one compiled from the spec (tests, benchmarks); `user` defaults to the acting user."""
+    with open_session(ws, Action.LINK_RUN, "linkage", user) as session:
+        return _run(ws, session, config)
+
+
+def _run(ws: Workspace, session: Session, config: LinkConfig | None) -> LinkRun:
     began = time.perf_counter()
     started_at = now()
-    spec = ws.spec()
-    config = config or LinkConfig.from_spec(spec)
+    config = config or LinkConfig.from_spec(session.spec)
     inputs, used = read_inputs(ws, list(config.sources))
     missing = [t for t in config.targets if t not in inputs]
     if missing or not inputs:
@@ -159,7 +167,7 @@ def run_linkage(ws: Workspace, act: Act, config: LinkConfig | None = None) -> Li
         decisions = _decisions(conn)
         run_id = f"L{int(conn.execute(select(func.count()).select_from(linkage_runs)).scalar_one()) + 1:04d}"
     previous_map = partial(ws.zone("linkage").read, previous["map_table"]) if previous else None
-    act.object = f"linkage:{run_id}"
+    session.object = f"linkage:{run_id}"
     with ws.exclusive() as scratch:
         result = link(inputs, config, scratch, previous_map, decisions)
         models = {pair: _check_model(model, config) for pair, model in result.models.items()}
@@ -170,7 +178,7 @@ def run_linkage(ws: Workspace, act: Act, config: LinkConfig | None = None) -> Li
         report_json, report_html = _write_report(ws, run_id, ws.spec_sha256, config, result, used)
         pending = sum(1 for r in review_rows if r["status"] == "pending")
         counts = _counts(result)
-        act.detail.update(
+        session.detail.update(
             run=run_id,
             records=counts["records"],
             persons=counts["persons"],
@@ -178,9 +186,9 @@ def run_linkage(ws: Workspace, act: Act, config: LinkConfig | None = None) -> Li
             review_carried=carried,
             **{f"linked_{s}": v.get("linked_to_spine", 0) for s, v in result.stats["link_rates"].items()},
         )
-        with act.transaction() as tx:
-            ws.register_zone_file(tx, written_map, act.user)
-            ws.register_zone_file(tx, written_review, act.user)
+        with session.transaction() as tx:
+            ws.register_zone_file(tx, written_map, session.user)
+            ws.register_zone_file(tx, written_review, session.user)
             if previous:
                 tx.execute(update(linkage_runs).where(linkage_runs.c.id == previous["id"]).values(status="superseded"))
             tx.execute(
@@ -188,7 +196,7 @@ def run_linkage(ws: Workspace, act: Act, config: LinkConfig | None = None) -> Li
                     id=run_id,
                     started_at=started_at,
                     finished_at=now(),
-                    run_by=act.user,
+                    run_by=session.user,
                     spec_sha256=ws.spec_sha256,
                     software=_software(),
                     inputs=json.dumps(used, sort_keys=True),
@@ -211,7 +219,7 @@ def run_linkage(ws: Workspace, act: Act, config: LinkConfig | None = None) -> Li
             tx.execute(
                 insert(linkage_map_versions).values(
                     run_id=run_id, version=1, map_table=map_table, rows=result.map.num_rows, reason="run",
-                    review_pair=None, created_at=now(), created_by=act.user,
+                    review_pair=None, created_at=now(), created_by=session.user,
                 )
             )  # fmt: skip
             for pair, (digest, text) in models.items():
@@ -333,15 +341,19 @@ def _write_report(
     return json_path, html_path
 
 
-def latest_report(ws: Workspace) -> dict[str, Any]:
-    """The JSON report of the current run (aggregate figures only)."""
-    run = current_run(ws)
-    if run is None:
-        raise WorkspaceError("There is no linkage run yet: run `linkhaven link` (linker role) first.")
-    path = ws.root / run["report"]
-    if not path.exists():
-        raise WorkspaceError(f"The report of run {run['id']} is missing from {path.parent}; rerun `linkhaven link`.")
-    report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+def latest_report(ws: Workspace, user: str | None = None) -> dict[str, Any]:
+    """The JSON report of the current run (aggregate figures only), in a `link.report` session."""
+    with open_session(ws, Action.LINK_REPORT, "linkage", user) as session:
+        run = current_run(ws)
+        if run is None:
+            raise WorkspaceError("There is no linkage run yet: run `linkhaven link` (linker role) first.")
+        path = ws.root / run["report"]
+        if not path.exists():
+            raise WorkspaceError(
+                f"The report of run {run['id']} is missing from {path.parent}; rerun `linkhaven link`."
+            )
+        report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        session.object = f"linkage:{run['id']}"
     report["run"]["map_version"] = run["map_version"]
     report["run"]["review_pending"] = run["review_pending"]
     report["run"]["review_decided"] = run["review_decided"]
@@ -350,10 +362,15 @@ def latest_report(ws: Workspace) -> dict[str, Any]:
 
 
 def evaluate_current(
-    ws: Workspace, act: Act, truth: Path, pairs: list[tuple[str, str]] | None = None
+    ws: Workspace, truth: Path, pairs: list[tuple[str, str]] | None = None, user: str | None = None
 ) -> dict[str, Any]:
     """Measure the current map against a ground-truth file (`link.evaluate` describes its columns)
-    for `pairs`, by default every declared link and de-duplication."""
+    for `pairs`, by default every declared link and de-duplication, in a `link.evaluate` session."""
+    with open_session(ws, Action.LINK_EVALUATE, "linkage", user) as session:
+        return _evaluate(ws, session, truth, pairs)
+
+
+def _evaluate(ws: Workspace, session: Session, truth: Path, pairs: list[tuple[str, str]] | None) -> dict[str, Any]:
     from linkhaven.link.evaluate import evaluate
 
     if not truth.is_file():
@@ -361,15 +378,15 @@ def evaluate_current(
     run = current_run(ws)
     if run is None:
         raise WorkspaceError("There is no linkage map to evaluate: run `linkhaven link` (linker role) first.")
-    config = LinkConfig.from_spec(ws.spec())
+    config = LinkConfig.from_spec(session.spec)
     inputs, _ = read_inputs(ws, list(config.sources))
     linkage_map = ws.zone("linkage").read(run["map_table"])
-    act.object = f"linkage:{run['id']}"
+    session.object = f"linkage:{run['id']}"
     with ws.exclusive() as scratch:
         result = evaluate(linkage_map, inputs, truth, config, pairs, scratch=scratch)
     result["run_id"] = run["id"]
     result["map_version"] = run["map_version"]
     for pair, figures in result["pairs"].items():
-        act.detail[f"{pair}_precision"] = figures["precision"]
-        act.detail[f"{pair}_recall"] = figures["recall"]
+        session.detail[f"{pair}_precision"] = figures["precision"]
+        session.detail[f"{pair}_recall"] = figures["recall"]
     return result

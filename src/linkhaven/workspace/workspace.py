@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
@@ -29,14 +28,7 @@ from linkhaven import schema
 from linkhaven.errors import WorkspaceError, ZoneKeyError
 from linkhaven.workspace import store
 from linkhaven.workspace.keys import AUDIT_KEY, KEYS_ENV, ZONES, KeyDirectory, fingerprint
-from linkhaven.workspace.legacy import LegacyGovernance
 from linkhaven.workspace.zones import Zone, ZoneFile
-
-if TYPE_CHECKING:
-    from linkhaven.workspace.legacy import Act as Act  # deprecated name; see __getattr__ below
-
-if TYPE_CHECKING:
-    pass
 
 USER_ENV = "LINKHAVEN_USER"
 INFO_FILE = "workspace.json"
@@ -64,7 +56,7 @@ def check_user_name(name: str) -> None:
         )
 
 
-class Workspace(LegacyGovernance):
+class Workspace:
     def __init__(self, root: Path, keys: KeyDirectory, info: dict[str, object]) -> None:
         self.root = root
         self.keys = keys
@@ -74,7 +66,6 @@ class Workspace(LegacyGovernance):
         """What `open` cleared after a killed writer; the first governance session audits it."""
         self._spec_bytes: bytes | None = None
         self._spec_missing = False
-        self.legacy_spec: Any = None  # the deprecated `spec()` cache (see legacy.py)
 
     # -- creation and opening -------------------------------------------------------------
     @classmethod
@@ -275,7 +266,7 @@ class Workspace(LegacyGovernance):
             os.replace(staged, self.spec_path())
         finally:
             staged.unlink(missing_ok=True)
-        self._spec_bytes, self._spec_missing, self.legacy_spec = data, False, None
+        self._spec_bytes, self._spec_missing = data, False
 
 
 def _resolve_keys(explicit: Path | None, recorded: str | None) -> Path:
@@ -287,12 +278,3 @@ def _resolve_keys(explicit: Path | None, recorded: str | None) -> Path:
     if recorded:
         return Path(recorded)
     raise ZoneKeyError(f"No key directory given: pass --keys DIR or set {KEYS_ENV}.")
-
-
-def __getattr__(name: str) -> Any:
-    """`Act`, the old name of the governance session, for callers not yet moved to `open_session`."""
-    if name == "Act":
-        from linkhaven.workspace.legacy import session_class
-
-        return session_class()
-    raise AttributeError(name)
