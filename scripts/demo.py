@@ -56,6 +56,7 @@ class Project:
     publication_release: str
     """The release section the indicator tables are published from (may equal analyst_release)."""
     in_force: tuple[str, str] = ("2024-07-26", "2029-03-31")
+    assessed_on: str = "2024-06-28"
     extracts_stage: str = "extracts"
 
 
@@ -119,6 +120,7 @@ PROJECTS = {
         analyst_release="linked_panel",
         publication_release="registry_panel",
         in_force=("2025-01-01", "2029-12-31"),
+        assessed_on="2024-12-16",
     ),
 }
 
@@ -179,7 +181,7 @@ def run(project: Project) -> None:
 
     first, last = project.in_force
     assessments = [
-        cli("privacy_officer", "assessment", "add", "--kind", kind, "--title", title, "--date", first,
+        cli("privacy_officer", "assessment", "add", "--kind", kind, "--title", title, "--date", project.assessed_on,
             "--reference", reference, "--json")
         for kind, title, reference in project.assessments
     ]  # fmt: skip

@@ -8,6 +8,7 @@ library's, not the caller's. The CLI is a thin layer over these names; a service
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from linkhaven.deid import approve_release, create_release, grant_release, open_release, read_release
 from linkhaven.governance.audit_access import audit_events, verify_audit
@@ -16,6 +17,7 @@ from linkhaven.governance.session import Session, open_session
 from linkhaven.governance.workspaces import add_user, create_workspace, list_users, set_suspended, update_spec
 from linkhaven.intake import add_agreement, intake_file, publish_notice
 from linkhaven.link import LinkConfig, LinkRun
+from linkhaven.link import evaluate_current as _evaluate_current
 from linkhaven.link import run_linkage as _run_linkage
 from linkhaven.publish import list_publications, publish_release
 from linkhaven.workspace import Workspace
@@ -31,6 +33,7 @@ __all__ = [
     "audit_events",
     "create_release",
     "create_workspace",
+    "evaluate_linkage",
     "grant_release",
     "intake_file",
     "list_publications",
@@ -58,3 +61,12 @@ def run_linkage(ws: Workspace, config: LinkConfig | None = None, user: str | Non
     """Link the current deliveries as the spec declares, in a `link.run` session (linker)."""
     with open_session(ws, Action.LINK_RUN, "linkage", user) as session:
         return _run_linkage(ws, session, config)
+
+
+def evaluate_linkage(
+    ws: Workspace, truth: Path, pairs: list[tuple[str, str]] | None = None, user: str | None = None
+) -> dict[str, Any]:
+    """Measure the current linkage map against a ground-truth CSV (docs/linkage.md, Evaluation) for
+    `pairs` (default: every declared link and de-duplication), in a `link.evaluate` session (linker)."""
+    with open_session(ws, Action.LINK_EVALUATE, "linkage", user) as session:
+        return _evaluate_current(ws, session, truth, pairs)
