@@ -8,8 +8,8 @@ FEBRL 3, with nothing but `projects/febrl.yaml` written for the project.
     .venv/bin/python benchmarks/bench_febrl.py --no-baseline    # skip the plain-Splink comparison
 
 Steps, each a child process measured for wall time and peak RSS (`_measure.run_script`), each through
-the public library API (`linkhaven.create_workspace`, `intake_file`, `run_linkage`,
-`evaluate_linkage`): the deliveries and truth from `scripts/febrl_extracts.py`, a fresh workspace
+the public library API (`linkhaven.create_workspace`, `add_assessment`, `intake_file`,
+`run_linkage`, `evaluate_linkage`): the deliveries and truth from `scripts/febrl_extracts.py`, a fresh workspace
 with its notice and agreement, intake of the three files, the link run, and its evaluation. Then
 `benchmarks/febrl_splink_baseline.py` (plain Splink on the same deliveries) in its own child. Work
 files live in benchmarks/work/febrl/ (git-ignored) and are deleted unless --keep.
@@ -43,9 +43,8 @@ def _as(user: str) -> None:
 
 def step_setup(work: Path, limit: int | None) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT / "scripts"))
-    from febrl_extracts import write_extracts
-
     import linkhaven
+    from febrl_extracts import write_extracts
 
     written = write_extracts(work / "extracts", limit)
     _as("admin")
@@ -53,6 +52,7 @@ def step_setup(work: Path, limit: int | None) -> dict[str, Any]:
     for name, role in USERS.items():
         linkhaven.add_user(ws, name, linkhaven.Role(role))
     _as("privacy_officer")
+    linkhaven.add_assessment(ws, "pia", "FEBRL linkage rehearsal PIA", date(2024, 12, 16), "LMRU-PIA-2025")
     linkhaven.publish_notice(ws, date(2025, 1, 15))
     linkhaven.add_agreement(ws, "FEBRL benchmark files", "collection", ["FEBRL benchmark", "LMRU"], list(SOURCES),
                             ["personal", "coded"], date(2025, 1, 1), date(2099, 12, 31))  # fmt: skip
@@ -83,13 +83,15 @@ def step_link(work: Path) -> dict[str, Any]:
 
     run = linkhaven.run_linkage(_workspace(work), user="linker")
     figures = run.as_dict() if hasattr(run, "as_dict") else dict(vars(run))
-    return {k: v for k, v in figures.items() if k in ("run_id", "records", "persons", "link_rates", "review_pending", "seconds")}
+    kept = ("run_id", "records", "persons", "link_rates", "review_pending", "seconds")
+    return {k: v for k, v in figures.items() if k in kept}
 
 
 def step_evaluate(work: Path) -> dict[str, Any]:
     import linkhaven
 
-    result: dict[str, Any] = linkhaven.evaluate_linkage(_workspace(work), work / "extracts" / "truth.csv", user="linker")
+    truth = work / "extracts" / "truth.csv"
+    result: dict[str, Any] = linkhaven.evaluate_linkage(_workspace(work), truth, user="linker")
     return result
 
 

@@ -32,8 +32,9 @@ from typing import Any
 
 import duckdb
 import splink.comparison_library as cl
-from _measure import ROOT, commit, machine, now, write_result
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+from _measure import ROOT, commit, machine, now, write_result
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from febrl_extracts import write_extracts  # noqa: E402

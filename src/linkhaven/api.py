@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from linkhaven.deid import approve_release, create_release, grant_release, open_release, read_release
+from linkhaven.governance.assessments import add_assessment
 from linkhaven.governance.audit_access import audit_events, verify_audit
 from linkhaven.governance.permissions import Action, Role
 from linkhaven.governance.session import Session, open_session
@@ -28,6 +29,7 @@ __all__ = [
     "Session",
     "Workspace",
     "add_agreement",
+    "add_assessment",
     "add_user",
     "approve_release",
     "audit_events",
