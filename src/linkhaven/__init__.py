@@ -2,8 +2,9 @@
 
 The package is a library first; the `linkhaven` command is a thin layer over it. The public API is
 the names in `__all__`: the errors, and (from `linkhaven.api`, imported on first use so that
-`import linkhaven` stays light) opening a workspace and running each stage: `intake_file`, `run_linkage`,
-`create_release` / `approve_release`, `publish_release`. Everything else is internal.
+`import linkhaven` stays light) opening a workspace and running each stage: `intake_file`, `run_linkage`
+(and `evaluate_linkage` against a ground truth), `create_release` / `approve_release`, `publish_release`.
+Everything else is internal.
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ if TYPE_CHECKING:
         Session,
         Workspace,
         add_agreement,
+        add_assessment,
         add_user,
         approve_release,
         audit_events,
         create_release,
         create_workspace,
+        evaluate_linkage,
         grant_release,
         intake_file,
         list_publications,
@@ -68,11 +71,13 @@ __all__ = [
     "ZoneKeyError",
     "__version__",
     "add_agreement",
+    "add_assessment",
     "add_user",
     "approve_release",
     "audit_events",
     "create_release",
     "create_workspace",
+    "evaluate_linkage",
     "grant_release",
     "intake_file",
     "list_publications",

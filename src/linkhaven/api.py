@@ -10,11 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from linkhaven.deid import approve_release, create_release, grant_release, open_release, read_release
+from linkhaven.governance.assessments import add_assessment
 from linkhaven.governance.audit_access import audit_events, verify_audit
 from linkhaven.governance.permissions import Action, Role
 from linkhaven.governance.session import Session, open_session
 from linkhaven.governance.workspaces import add_user, create_workspace, list_users, set_suspended, update_spec
 from linkhaven.intake import add_agreement, intake_file, publish_notice
+from linkhaven.link import evaluate_current as evaluate_linkage
 from linkhaven.link import run_linkage
 from linkhaven.publish import list_publications, publish_release
 from linkhaven.workspace import Workspace
@@ -25,11 +27,13 @@ __all__ = [
     "Session",
     "Workspace",
     "add_agreement",
+    "add_assessment",
     "add_user",
     "approve_release",
     "audit_events",
     "create_release",
     "create_workspace",
+    "evaluate_linkage",
     "grant_release",
     "intake_file",
     "list_publications",

@@ -101,7 +101,7 @@ Accept at probability &ge; {{ r.run.thresholds.accept_probability }}; clerical r
 <h2>Deterministic pass (shared identifier, corroborated)</h2>
 <table><tr><th>source</th>{% for k in det_keys %}<th>{{ k | replace("_", " ") }}</th>{% endfor %}</tr>
 {% for source, v in r.deterministic.items() %}<tr><td>{{ source }}</td>{% for k in det_keys %}
-<td>{{ "{:,}".format(v[k]) }}</td>{% endfor %}</tr>{% endfor %}</table>
+<td>{{ "{:,}".format(v[k]) if v[k] is number else "-" }}</td>{% endfor %}</tr>{% endfor %}</table>
 
 <h2>Link rates by school year and subgroup</h2>
 <p>Linkage that fails more often for some groups biases every finding after it: a group whose records
