@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from linkhaven.errors import LinkhavenError
@@ -61,8 +61,14 @@ def physical_records(data: bytes, encoding: str) -> int:
     return max(len(lines) - 1, 0)
 
 
+_HEADER_LINE = ",".join(ONSIS_HEADER).encode()
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=delivery(), encoding=st.sampled_from(["utf-8", "cp1252", "latin-1", "detect"]))
+@example(data=_HEADER_LINE + b"\n\x0b", encoding="utf-8")  # a trailing vertical tab: blank, not a record
+@example(data=_HEADER_LINE + b"\r\x0c\n\x0c", encoding="utf-8")  # trailing form feeds
+@example(data=_HEADER_LINE + "\n\u2028".encode(), encoding="utf-8")  # a line separator is a (bad) record
 def test_every_physical_record_is_read_or_rejected(tmp_path: Path, data: bytes, encoding: str) -> None:
     path = tmp_path / "delivery.csv"
     path.write_bytes(data)

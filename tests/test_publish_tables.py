@@ -22,6 +22,7 @@ from linkhaven.publish import Protected, publish_panel, reaudit, rehearsal_panel
 from linkhaven.publish.publication import Settings
 from linkhaven.publish.reader import read_publications
 from linkhaven.spec import ProjectSpec, load_spec
+from linkhaven.spec.indicators import Wording
 from tests.conftest import SPEC, Env
 
 MIN = 10
@@ -222,8 +223,10 @@ def test_hidden_figures_read_alike_in_both_reports() -> None:
 
     hidden_text = {size: bar_chart([Bar("In care", None)], "t", "", large=size) for size in (False, True)}
     assert all("hidden to protect privacy" in text for text in hidden_text.values())
-    sentences = " ".join(_plain_sentences("count", "Students in care", "All students", "2022-23", None, 900.0))
+    wording = Wording(counted="students", counted_one="student")
+    sentences = " ".join(_plain_sentences(wording, "count", "Students in care", "All students", "2022-23", None, 900.0))
     assert "We do not show the number for students in care this year." in sentences
+    assert "There were 900 students in all." in sentences and "any one student." in sentences
     assert "small" not in sentences and "few" not in sentences  # a hidden figure is not said to be small
 
 

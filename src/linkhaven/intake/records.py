@@ -241,7 +241,7 @@ class _Scanner:
 
     def _parse(self, text: str) -> str:
         """Why this line is not a record of the header's fields; "quoted" if it is one that holds quotes."""
-        if not text.strip():
+        if not text.strip(_BLANK):  # ASCII blanks only: a line of U+2028 or NBSP is not empty
             return "empty"
         if len(text) > MAX_FIELD_CHARS and len(text.encode("utf-8")) > MAX_LINE_BYTES:
             return "line_too_long"

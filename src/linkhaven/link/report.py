@@ -88,15 +88,15 @@ Accept at probability &ge; {{ r.run.thresholds.accept_probability }}; clerical r
 
 <h2>Records and link rates by source</h2>
 <table><tr><th>source</th><th>records</th><th>persons</th><th>deterministic</th><th>probabilistic</th>
-<th>clerical</th><th>unlinked</th><th>link rate to the spine</th></tr>
+<th>clerical</th><th>unlinked</th><th>link rate{{ " to the spine" if r.spine.source else "" }}</th></tr>
 {% for source, v in r.link_rates.items() %}<tr><td>{{ source }}</td><td>{{ "{:,}".format(v.records) }}</td>
 <td>{{ "{:,}".format(v.persons) }}</td>{% for m in methods %}<td>{{ "{:,}".format(v.by_method[m]) }}</td>{% endfor %}
 <td>{{ pct(v.get("link_rate")) }}</td></tr>
 {% endfor %}</table>
 
-<h2>Spine ({{ r.spine.source }}) deduplication</h2>
+{% if r.spine.source %}<h2>Spine ({{ r.spine.source }}) deduplication</h2>
 <table>{% for k, v in r.spine.items() if k != "source" %}<tr><td>{{ k | replace("_", " ") }}</td>
-<td>{{ "{:,}".format(v) }}</td></tr>{% endfor %}</table>
+<td>{{ "{:,}".format(v) }}</td></tr>{% endfor %}</table>{% endif %}
 
 <h2>Deterministic pass (shared identifier, corroborated)</h2>
 <table><tr><th>source</th>{% for k in det_keys %}<th>{{ k | replace("_", " ") }}</th>{% endfor %}</tr>

@@ -132,6 +132,7 @@ def write_publication(
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / TABLES_DIR).mkdir(exist_ok=True)
+    counted = indicators.wording.counted
     system = protected.computed.system
     shown = published_values(protected, settings.rounding_base)
     rounding = (
@@ -196,8 +197,8 @@ def write_publication(
             "min_cell_size": settings.min_cell_size,
             "protection_level": settings.protection_level,
             "rounding": rounding,
-            "rates": "percent_meeting = 100 * meeting / students, from the published counts; mean rows follow the "
-            "status of the students count with the same conditions",
+            "rates": f"percent_meeting = 100 * meeting / {counted}, from the published counts; mean rows follow "
+            f"the status of the {counted} count with the same conditions",
         }
         json_path = folder / TABLES_DIR / f"{table.name}.json"
         written.append(json_path)
@@ -299,6 +300,7 @@ def audit_document(view: ReaderView, result: AuditResult, earlier: Sequence[str]
         "cells": cells,
     }
 
+
 # -- entry points -------------------------------------------------------------------------------
 
 
@@ -313,5 +315,3 @@ def reaudit(folder: Path, earlier: Sequence[Path] = ()) -> AuditResult:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-

@@ -30,7 +30,7 @@ from linkhaven.sqlquote import q as _quote
 UNKNOWN = "unknown"
 """The breakdown code of persons with no value (e.g. a missing placement type); published like any code."""
 
-STUDENTS, MEETING, NOT_MEETING = "students", "meeting", "not_meeting"
+MEETING, NOT_MEETING = "meeting", "not_meeting"
 
 
 @dataclass
@@ -276,7 +276,8 @@ def _build_year(
     if measure.kind == "share" and value(root, ALL, "n") == 0:
         return  # the measure does not exist this period (e.g. the assessment was not held)
     all_codes = [*codes, ALL]
-    outcomes = [STUDENTS, MEETING, NOT_MEETING] if measure.kind == "share" else [STUDENTS]
+    counted = indicators.wording.counted  # the count statistic: all persons in the group
+    outcomes = [counted, MEETING, NOT_MEETING] if measure.kind == "share" else [counted]
     where = {c.column: ",".join(c.values) for c in measure.where}
     cell: dict[tuple[str, str, str], int] = {}
     for s in statuses:
@@ -296,12 +297,12 @@ def _build_year(
                 weight = (
                     1.0 + (4.0 if c == ALL else 0.0) + (2.0 if s in hierarchy else 0.0) + (8.0 if s == root else 0.0)
                 )
-                weight += 2.0 if outcome == STUDENTS and measure.kind == "share" else 0.0
+                weight += 2.0 if outcome == counted and measure.kind == "share" else 0.0
                 index = system.add_cell(key, n, table.name, weight)
                 cell[(s, c, outcome)] = index
                 if s in no_attribute_codes:
                     no_attribute_keys.add(key)
-                if measure.kind == "share" and outcome == STUDENTS:
+                if measure.kind == "share" and outcome == counted:
                     base = {k: v for k, v in conditions.items() if k != measure.id}
                     bare = {k: v for k, v in base.items() if k not in where}
                     pending_at_most.append((index, [cell_key(base), cell_key(bare)] if where else [cell_key(base)]))
@@ -315,7 +316,7 @@ def _build_year(
                         c,
                         "percent_meeting",
                         numerator=cell[(s, c, MEETING)],
-                        denominator=cell[(s, c, STUDENTS)],
+                        denominator=cell[(s, c, counted)],
                     )
                 )
             elif measure.kind == "mean":
@@ -325,7 +326,7 @@ def _build_year(
                         s,
                         c,
                         "mean_percent" if measure.value_range == (0.0, 1.0) else "mean",
-                        denominator=cell[(s, c, STUDENTS)],
+                        denominator=cell[(s, c, counted)],
                         mean_sum=value(s, c, "s"),
                         mean_n=int(value(s, c, "k")),
                     )
@@ -342,5 +343,5 @@ def _build_year(
         for s in statuses:
             for c in all_codes:
                 system.add_sum(
-                    cell[(s, c, STUDENTS)], [cell[(s, c, MEETING)], cell[(s, c, NOT_MEETING)]], SumKind.OUTCOME
+                    cell[(s, c, counted)], [cell[(s, c, MEETING)], cell[(s, c, NOT_MEETING)]], SumKind.OUTCOME
                 )

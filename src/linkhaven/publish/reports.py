@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from linkhaven.spec.indicators import ALL, IndicatorSet
+from linkhaven.spec.indicators import ALL, IndicatorSet, Wording
 
 if TYPE_CHECKING:
     from linkhaven.publish.audit import AuditResult
@@ -29,7 +29,8 @@ PUBLISHED = "published"
 HIDDEN = "hidden"
 """How every hidden figure reads in both reports, whatever hid it."""
 HIDDEN_IN_CHART = "hidden to protect privacy"
-MAIN_STATISTIC = {"count": "students", "share": "percent_meeting", "mean": "mean_percent"}
+MAIN_STATISTIC = {"share": "percent_meeting", "mean": "mean_percent"}
+"""The statistic each measure kind shows; a count shows the count itself (`wording.counted`)."""
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("linkhaven.publish", "templates"),
@@ -128,7 +129,7 @@ def write_reports(
     one `audit.json` gives)."""
     from linkhaven.publish.files import REPORT, YOUNG_REPORT
 
-    status_col, period = indicators.status.column, indicators.period
+    status_col, period, wording = indicators.status.column, indicators.period, indicators.wording
     statuses = indicators.status.codes()
     sections: list[dict[str, Any]] = []
     young: list[dict[str, Any]] = []
@@ -137,7 +138,7 @@ def write_reports(
         if not tables:
             continue
         table = tables[0]
-        statistic = MAIN_STATISTIC[measure.kind]
+        statistic = MAIN_STATISTIC.get(measure.kind, wording.counted)
         rows = _margin_rows(rendered[table.name], table.breakdown_column, statistic)
         years = sorted({r[period] for r in rows})
         if not years:
@@ -152,7 +153,7 @@ def write_reports(
                 for s in statuses
                 if (latest, s) in by_key
             ],
-            f"{measure.title}, {latest}",
+            f"{measure.title}, {latest}" if indicators.declared_period else measure.title,
             unit,
             maximum=100.0 if unit == "%" else None,
         )
@@ -184,12 +185,13 @@ def write_reports(
                         Bar(indicators.status.plain_label_of(focus), focus_value),
                         Bar(indicators.status.plain_label_of(root), root_value),
                     ],
-                    f"School year {latest}",
+                    f"{wording.period_name.capitalize()} {latest}" if indicators.declared_period else "",
                     unit,
                     large=True,
                     maximum=100.0 if unit == "%" else None,
                 ),
                 "sentences": _plain_sentences(
+                    wording,
                     measure.kind,
                     indicators.status.plain_label_of(focus),
                     indicators.status.plain_label_of(root),
@@ -210,6 +212,9 @@ def write_reports(
         "hidden": hidden,
         "earlier": protected.earlier,
         "status_labels": [(s, indicators.status.label_of(s)) for s in statuses],
+        "wording": wording,
+        "status_heading": indicators.status.label,
+        "per_period": f" in a {wording.period_name}" if indicators.declared_period else "",
     }
     (folder / REPORT).write_text(_env.get_template("report.html.j2").render(**context), encoding="utf-8")
     (folder / YOUNG_REPORT).write_text(_env.get_template("young.html.j2").render(**context), encoding="utf-8")
@@ -225,7 +230,13 @@ def _format(row: Mapping[str, str] | None, unit: str) -> str:
 
 
 def _plain_sentences(
-    kind: str, focus: str, everyone: str, year: str, focus_value: float | None, root_value: float | None
+    wording: Wording,
+    kind: str,
+    focus: str,
+    everyone: str,
+    year: str,
+    focus_value: float | None,
+    root_value: float | None,
 ) -> list[str]:
     """Short sentences, one idea each, from published figures only."""
     out: list[str] = []
@@ -233,12 +244,12 @@ def _plain_sentences(
         if focus_value is not None:
             out.append(f"In {year}, we counted {focus_value:,.0f} {focus.lower()}.")
         if root_value is not None:
-            out.append(f"There were {root_value:,.0f} students in all.")
+            out.append(f"There were {root_value:,.0f} {wording.counted.replace('_', ' ')} in all.")
     else:
         for who, value in ((focus, focus_value), (everyone, root_value)):
             if value is not None:
                 out.append(f"{who}: about {round(value):.0f} out of every 100.")
     if focus_value is None:
         out.append(f"We do not show the number for {focus.lower()} this year.")
-        out.append("We hide some numbers so that nobody can find out about any one student.")
+        out.append(f"We hide some numbers so that nobody can find out about any one {wording.counted_one}.")
     return out

@@ -179,6 +179,23 @@ class Measure(SpecModel):
         return self
 
 
+class Wording(SpecModel):
+    """The reports' own words, in the unit's language: what a count counts and what the reports are
+    about. The defaults are neutral; a unit writes its own (the Ontario spec speaks of students)."""
+
+    counted: Ident = "persons"
+    """What a count counts, plural; also the name of the count statistic in the published tables."""
+    counted_one: Label = "person"
+    title: Label = "Aggregate findings"
+    period_name: Label = "period"
+    """How the reports name a period, e.g. 'school year'."""
+    young_title: Label = "What do the numbers say?"
+    young_intro: tuple[Label, ...] = ("This page gives numbers about groups of people.",)
+    """The young readers' report's opening sentences, one idea each."""
+    young_more: tuple[Label, ...] = ("The full tables are in the main report.",)
+    """Where a young reader can turn for more, one sentence each."""
+
+
 class Protection(SpecModel):
     """How hard the tables are protected; each value defaults to the spec's thresholds."""
 
@@ -212,6 +229,7 @@ class IndicatorSet(SpecModel):
     breakdowns: Annotated[dict[Ident, Breakdown], pydantic.Field(min_length=1)]
     measures: Annotated[tuple[Measure, ...], pydantic.Field(min_length=1)]
     protection: Protection = Protection()
+    wording: Wording = Wording()
 
     @model_validator(mode="after")
     def _references(self) -> Self:
