@@ -29,6 +29,7 @@ class Role(StrEnum):
 class Action(StrEnum):
     USER_ADD = "user.add"
     USER_LIST = "user.list"
+    ACCOUNT_MANAGE = "account.manage"
     AUDIT_VERIFY = "audit.verify"
     AUDIT_SHOW = "audit.show"
     AUDIT_ANCHOR = "audit.anchor"
@@ -75,6 +76,7 @@ _A, _S, _L, _D, _P, _N = (
 MATRIX: dict[Action, frozenset[Role]] = {
     Action.USER_ADD: frozenset({_A}),
     Action.USER_LIST: frozenset({_A, _P}),
+    Action.ACCOUNT_MANAGE: frozenset({_A}),
     Action.AUDIT_VERIFY: _STAFF,
     Action.AUDIT_SHOW: frozenset({_A, _P}),
     Action.AUDIT_ANCHOR: frozenset({_A, _P}),

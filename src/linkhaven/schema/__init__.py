@@ -1,10 +1,11 @@
 """Every register (metadata store) table, declared once on one `MetaData`.
 
 Stages import their tables from here. The tables are grouped by the register they form: the
-workspace's own (users, audit, zone files, spec versions), collection, linkage, releases and
-disclosures, publications, oversight. None holds a personal value.
+workspace's own (users, audit, zone files, spec versions), sign-in (credentials, tokens),
+collection, linkage, releases and disclosures, publications, oversight. None holds a personal value.
 """
 
+from linkhaven.schema.accounts import credentials, tokens
 from linkhaven.schema.base import metadata
 from linkhaven.schema.collection import agreements, deliveries, notices
 from linkhaven.schema.core import audit_events, spec_versions, users, zone_tables
@@ -17,6 +18,7 @@ __all__ = [
     "agreements",
     "assessments",
     "audit_events",
+    "credentials",
     "deliveries",
     "destructions",
     "disclosures",
@@ -35,6 +37,7 @@ __all__ = [
     "release_reads",
     "releases",
     "spec_versions",
+    "tokens",
     "users",
     "zone_tables",
 ]
