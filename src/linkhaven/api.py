@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from linkhaven.deid import approve_release, create_release, grant_release, open_release, read_release
+from linkhaven.deid import (
+    approve_release,
+    create_release,
+    grant_release,
+    list_releases,
+    open_release,
+    read_release,
+    revoke_release,
+    show_release,
+)
 from linkhaven.governance.assessments import add_assessment
 from linkhaven.governance.audit_access import audit_events, verify_audit
 from linkhaven.governance.permissions import Action, Role
@@ -37,6 +46,7 @@ __all__ = [
     "grant_release",
     "intake_file",
     "list_publications",
+    "list_releases",
     "list_users",
     "open_release",
     "open_session",
@@ -44,8 +54,10 @@ __all__ = [
     "publish_notice",
     "publish_release",
     "read_release",
+    "revoke_release",
     "run_linkage",
     "set_suspended",
+    "show_release",
     "update_spec",
     "verify_audit",
 ]

@@ -19,6 +19,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,9 +45,35 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+_AUTHENTICATED: ContextVar[str | None] = ContextVar("linkhaven_authenticated_user", default=None)
+_SERVICE_PROCESS = {"on": False}
+
+
 def acting_user() -> str:
-    """The user named by LINKHAVEN_USER, else the operating-system user."""
+    """Who the caller acts as: the user a service authenticated for this request (`acting_as`); outside
+    a service, LINKHAVEN_USER or else the operating-system user. Inside a service there is no fallback:
+    a call without an authenticated user is refused, whatever the environment says."""
+    name = _AUTHENTICATED.get()
+    if name is not None:
+        return name
+    if _SERVICE_PROCESS["on"]:
+        raise WorkspaceError("No authenticated user for this request; sign in to the service.")
     return os.environ.get(USER_ENV) or getpass.getuser()
+
+
+@contextmanager
+def acting_as(name: str) -> Iterator[None]:
+    """Run library calls as `name`, the user a service has authenticated (for this thread or task only)."""
+    token = _AUTHENTICATED.set(name)
+    try:
+        yield
+    finally:
+        _AUTHENTICATED.reset(token)
+
+
+def ignore_environment_user() -> None:
+    """Called once by the service at start: from then on only `acting_as` names the acting user."""
+    _SERVICE_PROCESS["on"] = True
 
 
 def check_user_name(name: str) -> None:

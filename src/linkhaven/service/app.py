@@ -1,0 +1,169 @@
+"""The service: one process that holds the keys, signs people in, and runs the library for them.
+
+Every route but sign-in needs a bearer token; the token's user (never a header, a parameter or
+the environment) is who the library acts as, so the one permission check in the governance session
+decides, audits, and refuses exactly as it does for any caller. Errors carry the library's own
+message, which names no personal value; the status code says what kind of refusal it is.
+"""
+
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from linkhaven import api
+from linkhaven.errors import (
+    GateRefused,
+    InputError,
+    LinkhavenError,
+    PermissionDenied,
+    SpecError,
+    WorkspaceError,
+    ZoneKeyError,
+)
+from linkhaven.governance import accounts
+from linkhaven.governance.accounts import Principal, SignInRefused, TokenRejected
+from linkhaven.governance.permissions import Role
+from linkhaven.workspace.workspace import Workspace, acting_as
+
+T = TypeVar("T")
+API = "/api/v1"
+_STATUS: tuple[tuple[type[LinkhavenError], int], ...] = (
+    (SignInRefused, 401),
+    (TokenRejected, 401),
+    (PermissionDenied, 403),
+    (GateRefused, 409),
+    (SpecError, 422),
+    (InputError, 422),
+    (ZoneKeyError, 500),
+    (WorkspaceError, 400),
+)
+
+
+class SignIn(BaseModel):
+    name: str = Field(max_length=64)
+    password: str = Field(max_length=accounts.PASSWORD_MAX_LENGTH)
+    code: str | None = Field(default=None, max_length=10)
+    """The current code of the user's authenticator app (linker, privacy officer, admin)."""
+
+
+class NewToken(BaseModel):
+    label: str = Field(min_length=1, max_length=100)
+
+
+class NewUser(BaseModel):
+    name: str
+    role: Role
+
+
+class Grant(BaseModel):
+    analyst: str
+
+
+class Revocation(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+def create_app(ws: Workspace) -> FastAPI:
+    """The service's routes over one open workspace (the OpenAPI description is at /api/v1/openapi.json)."""
+    app = FastAPI(
+        title="linkhaven",
+        summary="A data integration unit's service: sign-in, enforced roles, the pipeline's stages.",
+        openapi_url=f"{API}/openapi.json",
+        docs_url=None,  # the interactive page loads scripts from a CDN; the description is enough offline
+        redoc_url=None,
+    )
+    bearer = HTTPBearer(auto_error=False)
+
+    def principal(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise TokenRejected("Sign in first: this route needs `Authorization: Bearer <token>`.")
+        return accounts.authenticate(ws, credentials.credentials)
+
+    Signed = Annotated[Principal, Depends(principal)]
+
+    def run_as(who: Principal, call: Callable[[], T]) -> T:
+        with acting_as(who.name):
+            return call()
+
+    @app.exception_handler(LinkhavenError)
+    def refused(request: Request, err: LinkhavenError) -> JSONResponse:
+        status = next((code for kind, code in _STATUS if isinstance(err, kind)), 400)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse({"error": type(err).__name__, "message": str(err)}, status, headers=headers)
+
+    @app.post(f"{API}/sign-in", tags=["sign-in"])
+    def sign_in(body: SignIn) -> dict[str, str]:
+        """Password, and the authenticator code for the roles that need one; gives a session token."""
+        issued = accounts.sign_in(ws, body.name, body.password, body.code)
+        return {"token": issued.token, "token_id": issued.token_id, "expires_at": issued.expires_at}
+
+    @app.post(f"{API}/sign-out", tags=["sign-in"])
+    def sign_out(who: Signed) -> dict[str, str]:
+        accounts.revoke_token(ws, who, who.token_id)
+        return {"signed_out": who.name}
+
+    @app.get(f"{API}/me", tags=["sign-in"])
+    def me(who: Signed) -> dict[str, str]:
+        return {"name": who.name, "role": str(who.role), "token_id": who.token_id, "kind": who.kind}
+
+    @app.get(f"{API}/tokens", tags=["sign-in"])
+    def tokens(who: Signed) -> list[dict[str, str | None]]:
+        return accounts.list_tokens(ws, who)
+
+    @app.post(f"{API}/tokens", tags=["sign-in"])
+    def new_token(body: NewToken, who: Signed) -> dict[str, str]:
+        """An API token for scripts (longer-lived than a session); shown once."""
+        issued = accounts.issue_api_token(ws, who, body.label)
+        return {"token": issued.token, "token_id": issued.token_id, "expires_at": issued.expires_at}
+
+    @app.delete(f"{API}/tokens/{{token_id}}", tags=["sign-in"])
+    def revoke_token(token_id: str, who: Signed) -> dict[str, str]:
+        accounts.revoke_token(ws, who, token_id)
+        return {"revoked": token_id}
+
+    @app.get(f"{API}/users", tags=["administration"])
+    def users(who: Signed) -> list[dict[str, str]]:
+        return run_as(who, lambda: api.list_users(ws))
+
+    @app.post(f"{API}/users", tags=["administration"])
+    def add_user(body: NewUser, who: Signed) -> dict[str, str]:
+        run_as(who, lambda: api.add_user(ws, body.name, body.role))
+        return {"added": body.name, "role": str(body.role)}
+
+    @app.get(f"{API}/audit/events", tags=["oversight"])
+    def audit(who: Signed, since: int = 0, limit: int = 1000) -> list[dict[str, object]]:
+        return [event.as_dict() for event in run_as(who, lambda: api.audit_events(ws, since, limit))]
+
+    @app.get(f"{API}/audit/verify", tags=["oversight"])
+    def verify(who: Signed) -> dict[str, object]:
+        return run_as(who, lambda: api.verify_audit(ws)).as_dict()
+
+    @app.get(f"{API}/releases", tags=["releases"])
+    def releases(who: Signed) -> list[dict[str, Any]]:
+        return [info.as_dict() for info in run_as(who, lambda: api.list_releases(ws))]
+
+    @app.get(f"{API}/releases/{{release_id}}", tags=["releases"])
+    def release(release_id: str, who: Signed) -> dict[str, Any]:
+        return run_as(who, lambda: api.show_release(ws, release_id)).as_dict()
+
+    @app.post(f"{API}/releases/{{release_id}}/approve", tags=["releases"])
+    def approve(release_id: str, who: Signed) -> dict[str, Any]:
+        return run_as(who, lambda: api.approve_release(ws, release_id)).as_dict()
+
+    @app.post(f"{API}/releases/{{release_id}}/grant", tags=["releases"])
+    def grant(release_id: str, body: Grant, who: Signed) -> dict[str, Any]:
+        return run_as(who, lambda: api.grant_release(ws, release_id, body.analyst)).as_dict()
+
+    @app.post(f"{API}/releases/{{release_id}}/revoke", tags=["releases"])
+    def revoke(release_id: str, body: Revocation, who: Signed) -> dict[str, Any]:
+        return run_as(who, lambda: api.revoke_release(ws, release_id, body.reason)).as_dict()
+
+    @app.get(f"{API}/publications", tags=["publications"])
+    def publications(who: Signed) -> list[dict[str, Any]]:
+        return run_as(who, lambda: api.list_publications(ws))
+
+    return app

@@ -1,0 +1,171 @@
+"""The service as an attacker meets it: no token, a forged, revoked or expired one, another role's
+routes, a LINKHAVEN_USER that claims to be someone else, readable key files; and a real server
+process started with `linkhaven serve`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pyotp
+import pytest
+from fastapi.testclient import TestClient
+
+from linkhaven.errors import ZoneKeyError
+from linkhaven.governance.accounts import enrol_second_factor, set_password
+from linkhaven.governance.audit_access import audit_events
+from linkhaven.service import check_key_directory, create_app
+from linkhaven.workspace import Workspace
+from tests.conftest import ROLES, Env
+
+PASSWORD = "a long enough passphrase for tests"
+STAFF_WITH_SECOND_FACTOR = {"admin", "linker", "privacy_officer"}
+
+# Route, method, and the roles the permission matrix lets through (everyone else must get 403).
+ROUTES = [
+    ("GET", "/api/v1/users", {"admin", "privacy_officer"}),
+    ("GET", "/api/v1/audit/events", {"admin", "privacy_officer"}),
+    ("GET", "/api/v1/audit/verify", set(ROLES) - {"analyst"} | {"admin"}),
+    ("GET", "/api/v1/releases", {"deidentifier", "privacy_officer", "analyst"}),
+    ("POST", "/api/v1/releases/R0001/approve", {"privacy_officer"}),
+    ("POST", "/api/v1/users", {"admin"}),
+]
+
+
+@pytest.fixture()
+def service(env: Env) -> Iterator[tuple[TestClient, Workspace, dict[str, str]]]:
+    ws = Workspace.open(env.workspace, env.keys)
+    secrets: dict[str, str] = {}
+    for name in (*ROLES, "admin"):
+        set_password(ws, name, PASSWORD, user="admin")
+        if name in STAFF_WITH_SECOND_FACTOR:
+            secrets[name] = parse_qs(urlparse(enrol_second_factor(ws, name, user="admin")).query)["secret"][0]
+    with TestClient(create_app(ws)) as client:
+        yield client, ws, secrets
+
+
+def _sign_in(client: TestClient, name: str, secrets: dict[str, str]) -> dict[str, str]:
+    code = pyotp.TOTP(secrets[name]).now() if name in secrets else None
+    response = client.post("/api/v1/sign-in", json={"name": name, "password": PASSWORD, "code": code})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def test_no_token_or_a_forged_one_answers_401_whatever_linkhaven_user_says(
+    service: tuple[TestClient, Workspace, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, _, _ = service
+    monkeypatch.setenv("LINKHAVEN_USER", "admin")
+    assert client.get("/api/v1/users").status_code == 401
+    forged = {"Authorization": "Bearer lh_" + "x" * 43}
+    assert client.get("/api/v1/users", headers=forged).status_code == 401
+    assert client.get("/api/v1/users", headers={"X-User": "admin"}).status_code == 401
+
+
+def test_signing_in_as_another_user_needs_their_password_and_second_factor(
+    service: tuple[TestClient, Workspace, dict[str, str]],
+) -> None:
+    client, _, secrets = service
+    wrong = client.post("/api/v1/sign-in", json={"name": "privacy_officer", "password": PASSWORD + "?"})
+    no_code = client.post("/api/v1/sign-in", json={"name": "privacy_officer", "password": PASSWORD})
+    other_code = client.post(
+        "/api/v1/sign-in",
+        json={"name": "privacy_officer", "password": PASSWORD, "code": pyotp.TOTP(secrets["linker"]).now()},
+    )
+    assert [r.status_code for r in (wrong, no_code, other_code)] == [401, 401, 401]
+    assert len({r.json()["message"] for r in (wrong, no_code, other_code)}) == 1
+
+
+@pytest.mark.parametrize("method,path,allowed", ROUTES)
+def test_every_route_outside_a_role_answers_403_and_is_audited(
+    service: tuple[TestClient, Workspace, dict[str, str]], method: str, path: str, allowed: set[str]
+) -> None:
+    client, ws, secrets = service
+    body = {"name": "newcomer", "role": "steward"} if path == "/api/v1/users" and method == "POST" else None
+    for role in sorted({*ROLES, "admin"}):
+        response = client.request(method, path, headers=_sign_in(client, role, secrets), json=body)
+        if role in allowed:
+            assert response.status_code != 403, (role, path, response.text)
+        else:
+            assert response.status_code == 403, (role, path, response.text)
+            last = audit_events(ws, user="admin")[-1]
+            assert (last.actor, last.outcome) == (role, "denied")
+
+
+def test_an_analyst_token_reaches_no_identity_content_or_linkage_data(
+    service: tuple[TestClient, Workspace, dict[str, str]],
+) -> None:
+    client, _, secrets = service
+    analyst = _sign_in(client, "analyst", secrets)
+    for route in client.app.routes:  # type: ignore[attr-defined]
+        path = getattr(route, "path", "")
+        if not path.startswith("/api/v1/") or path in {"/api/v1/sign-in", "/api/v1/openapi.json"}:
+            continue
+        for method in getattr(route, "methods", set()) - {"HEAD"}:
+            concrete = path.replace("{release_id}", "R0001").replace("{token_id}", "nope")
+            response = client.request(method, concrete, headers=analyst, json={})
+            text = response.text.lower()
+            assert not any(zone in text for zone in ("identity zone", "given_name", "birth_date", "oen")), concrete
+
+
+def test_signing_out_kills_the_token(service: tuple[TestClient, Workspace, dict[str, str]]) -> None:
+    client, _, secrets = service
+    headers = _sign_in(client, "steward", secrets)
+    assert client.get("/api/v1/me", headers=headers).json()["name"] == "steward"
+    assert client.post("/api/v1/sign-out", headers=headers).status_code == 200
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+
+
+def test_the_openapi_description_is_served(service: tuple[TestClient, Workspace, dict[str, str]]) -> None:
+    client, _, _ = service
+    described = client.get("/api/v1/openapi.json").json()
+    assert "/api/v1/sign-in" in described["paths"] and "/api/v1/releases/{release_id}/approve" in described["paths"]
+
+
+def test_keys_readable_by_group_or_others_are_refused(tmp_path: Path, env: Env) -> None:
+    check_key_directory(env.keys)  # as init made them: 0700 and 0600
+    key = next(env.keys.glob("*.key"))
+    key.chmod(0o640)
+    with pytest.raises(ZoneKeyError, match="0640"):
+        check_key_directory(env.keys)
+    result = env.cli("admin", "-w", str(env.workspace), "serve", "--keys", str(env.keys), "--port", "1")
+    assert result.code == 1 and "will not start" in result.err
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_linkhaven_serve_runs_a_real_server_that_ignores_linkhaven_user(env: Env) -> None:
+    ws = Workspace.open(env.workspace, env.keys)
+    set_password(ws, "steward", PASSWORD, user="admin")
+    port = _free_port()
+    command = [sys.executable, "-m", "linkhaven", "-w", str(env.workspace), "serve", "--keys", str(env.keys)]
+    environment = {**os.environ, "LINKHAVEN_USER": "admin"}
+    server = subprocess.Popen([*command, "--port", str(port)], env=environment, stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}/api/v1"
+        for _ in range(100):
+            try:
+                httpx.get(f"{base}/openapi.json", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert httpx.get(f"{base}/users").status_code == 401
+        token = httpx.post(f"{base}/sign-in", json={"name": "steward", "password": PASSWORD}).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{base}/me", headers=headers).json()["role"] == "steward"
+        assert httpx.get(f"{base}/users", headers=headers).status_code == 403
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=20)
+    assert PASSWORD.encode() not in stderr and token.encode() not in stderr
