@@ -6,7 +6,11 @@ decides, audits, and refuses exactly as it does for any caller. Errors carry the
 message, which names no personal value; the status code says what kind of refusal it is.
 """
 
-from collections.abc import Callable
+import re
+import secrets
+import shutil
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
@@ -27,6 +31,7 @@ from linkhaven.errors import (
 from linkhaven.governance import accounts
 from linkhaven.governance.accounts import Principal, SignInRefused, TokenRejected
 from linkhaven.governance.permissions import Role
+from linkhaven.service.jobs import JobRunner
 from linkhaven.workspace.workspace import Workspace, acting_as
 
 T = TypeVar("T")
@@ -67,9 +72,25 @@ class Revocation(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class NewJob(BaseModel):
+    kind: str
+    """`link`, `release` (with `section`) or `publish` (with `release_id`); intake uploads its file to
+    /api/v1/jobs/intake instead."""
+    params: dict[str, str] = {}
+
+
 def create_app(ws: Workspace) -> FastAPI:
     """The service's routes over one open workspace (the OpenAPI description is at /api/v1/openapi.json)."""
+    runner = JobRunner(ws)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runner.recover()
+        yield
+        runner.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="linkhaven",
         summary="A data integration unit's service: sign-in, enforced roles, the pipeline's stages.",
         openapi_url=f"{API}/openapi.json",
@@ -166,4 +187,48 @@ def create_app(ws: Workspace) -> FastAPI:
     def publications(who: Signed) -> list[dict[str, Any]]:
         return run_as(who, lambda: api.list_publications(ws))
 
+    @app.get(f"{API}/jobs", tags=["jobs"])
+    def list_jobs(who: Signed) -> list[dict[str, Any]]:
+        return runner.list(who)
+
+    @app.post(f"{API}/jobs", tags=["jobs"], status_code=202)
+    def submit(body: NewJob, who: Signed) -> dict[str, Any]:
+        if body.kind == "intake":
+            raise InputError("Upload the delivery to /api/v1/jobs/intake?source=NAME&file_name=NAME instead.")
+        return runner.submit(who, body.kind, body.params)
+
+    @app.post(f"{API}/jobs/intake", tags=["jobs"], status_code=202)
+    async def submit_intake(request: Request, source: str, file_name: str, who: Signed) -> dict[str, Any]:
+        """The delivery is the request body; it is kept, readable only by the service, until its job ends."""
+        name = _safe_file_name(file_name)
+        folder = ws.root / "uploads" / secrets.token_hex(8)
+        folder.mkdir(parents=True, mode=0o700)
+        path = folder / name
+        with path.open("xb") as handle:
+            path.chmod(0o600)
+            async for chunk in request.stream():
+                handle.write(chunk)
+        try:
+            return runner.submit(who, "intake", {"source": source, "path": str(path), "file_name": name},
+                                 cleanup=lambda: shutil.rmtree(folder, ignore_errors=True))  # fmt: skip
+        except LinkhavenError:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    @app.get(f"{API}/jobs/{{job_id}}", tags=["jobs"])
+    def job(job_id: str, who: Signed) -> dict[str, Any]:
+        return runner.show(job_id, who)
+
+    @app.post(f"{API}/jobs/{{job_id}}/cancel", tags=["jobs"])
+    def cancel(job_id: str, who: Signed) -> dict[str, Any]:
+        return runner.cancel(job_id, who)
+
     return app
+
+
+def _safe_file_name(name: str) -> str:
+    """The delivery's own file name (the register records it), without any directory part."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}", base):
+        raise InputError("file_name must be a plain file name (letters, digits, '.', '_', '-'), e.g. extract-2023.csv.")
+    return base

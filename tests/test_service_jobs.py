@@ -1,0 +1,199 @@
+"""Long work as jobs in the service: a small province taken in, linked, released and published by
+the roles a unit has, each signed in; a job's progress, a cancel, and a service killed mid-job."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pyotp
+import pytest
+from fastapi.testclient import TestClient
+
+from linkhaven.governance.accounts import enrol_second_factor, set_password
+from linkhaven.service import create_app
+from linkhaven.workspace import Workspace
+from tests.conftest import ROLES, Env
+from tests.test_service import PASSWORD, STAFF_WITH_SECOND_FACTOR, _free_port
+
+SCALE = "0.002"
+Client = httpx.Client | TestClient
+
+
+def _accounts(ws: Workspace) -> dict[str, str]:
+    secrets: dict[str, str] = {}
+    for name in (*ROLES, "admin"):
+        set_password(ws, name, PASSWORD, user="admin")
+        if name in STAFF_WITH_SECOND_FACTOR:
+            secrets[name] = parse_qs(urlparse(enrol_second_factor(ws, name, user="admin")).query)["secret"][0]
+    return secrets
+
+
+def _sign_in(client: Client, name: str, secrets: dict[str, str]) -> dict[str, str]:
+    code = pyotp.TOTP(secrets[name]).now() if name in secrets else None
+    response = client.post("/api/v1/sign-in", json={"name": name, "password": PASSWORD, "code": code})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def _wait(client: Client, job: dict[str, Any], headers: dict[str, str], timeout: float = 240) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while job["state"] not in ("done", "failed", "cancelled"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+        job = client.get(f"/api/v1/jobs/{job['id']}", headers=headers).json()
+    return job
+
+
+def _gates(env: Env, extracts: Path) -> None:
+    """What intake waits for: assessments, the notice, the collection agreement (as today, by CLI)."""
+    assert env.cli("admin", "synth", "--scale", SCALE, "--seed", "5", "--out", str(extracts), "--json").code == 0
+    steps = [
+        *(["assessment", "add", "--kind", kind, "--title", kind, "--date", "2024-06-01"] for kind in ("pia", "tra")),
+        ["notice", "publish", "--date", "2025-07-11"],
+        ["agreement", "add", "--name", "collection", "--party", "EDU", "--source", "onsis", "--source", "eqao",
+         "--source", "cpin", "--from", "2024-01-01", "--to", "2099-12-31"],
+    ]  # fmt: skip
+    for step in steps:
+        assert env.as_user("privacy_officer", *step).code == 0, step
+
+
+def _intake(client: Client, steward: dict[str, str], extracts: Path, source: str) -> dict[str, Any]:
+    data = (extracts / f"{source}.csv").read_bytes()
+    params = {"source": source, "file_name": f"{source}.csv"}
+    submitted = client.post("/api/v1/jobs/intake", params=params, content=data, headers=steward)
+    assert submitted.status_code == 202, submitted.text
+    return _wait(client, submitted.json(), steward)
+
+
+def _partition(ws: Workspace, map_table: str) -> set[frozenset[str]]:
+    """The map as who-is-linked-with-whom (person keys are per run: the grouping is what must match)."""
+    table = ws.zone("linkage").read(map_table, ["record_code", "person_key"]).to_pylist()
+    groups: dict[str, set[str]] = {}
+    for row in table:
+        groups.setdefault(str(row["person_key"]), set()).add(str(row["record_code"]))
+    return {frozenset(group) for group in groups.values()}
+
+
+@pytest.fixture()
+def served(env: Env) -> Iterator[tuple[TestClient, Workspace, dict[str, str]]]:
+    ws = Workspace.open(env.workspace, env.keys)
+    secrets = _accounts(ws)
+    with TestClient(create_app(ws)) as client:
+        yield client, ws, secrets
+
+
+def test_a_small_province_through_the_service_as_each_role(
+    served: tuple[TestClient, Workspace, dict[str, str]], env: Env, tmp_path: Path
+) -> None:
+    client, ws, secrets = served
+    extracts = tmp_path / "extracts"
+    _gates(env, extracts)
+    steward, linker = _sign_in(client, "steward", secrets), _sign_in(client, "linker", secrets)
+    assert client.post("/api/v1/jobs", json={"kind": "link"}, headers=steward).status_code == 403
+    for source in ("onsis", "eqao", "cpin"):
+        job = _intake(client, steward, extracts, source)
+        assert job["state"] == "done", job
+        assert job["result"]["rows_loaded"] > 0 and job["steps_done"] > 0
+    assert not any((ws.root / "uploads").rglob("*.csv"))  # the uploaded deliveries are gone
+
+    linked = _wait(client, client.post("/api/v1/jobs", json={"kind": "link"}, headers=linker).json(), linker)
+    assert linked["state"] == "done" and linked["result"]["map_version"] == 1, linked
+
+    officer = _sign_in(client, "privacy_officer", secrets)
+    assert env.as_user("privacy_officer", "agreement", "add", "--kind", "disclosure", "--name", "analysts", "--party",
+                       "division_analysts", "--class", "deidentified", "--source", "onsis", "--source", "eqao",
+                       "--source", "cpin", "--from", "2024-01-01", "--to", "2099-12-31").code == 0  # fmt: skip
+    deidentifier = _sign_in(client, "deidentifier", secrets)
+    body = {"kind": "release", "params": {"section": "publication_base"}}
+    released = _wait(client, client.post("/api/v1/jobs", json=body, headers=deidentifier).json(), deidentifier)
+    assert released["state"] == "done", released
+    release_id = released["result"]["id"]
+    # Separation of duties: the deidentifier who built it cannot approve it; the privacy officer can.
+    assert client.post(f"/api/v1/releases/{release_id}/approve", headers=deidentifier).status_code == 403
+    assert client.post(f"/api/v1/releases/{release_id}/approve", headers=officer).status_code == 200
+    body = {"kind": "publish", "params": {"release_id": release_id}}
+    published = _wait(client, client.post("/api/v1/jobs", json=body, headers=deidentifier).json(), deidentifier)
+    assert published["state"] == "done" and published["result"]["audit"]["passed"], published
+
+    # Each sees their own jobs; the privacy officer sees all.
+    assert {j["kind"] for j in client.get("/api/v1/jobs", headers=steward).json()} == {"intake"}
+    assert len(client.get("/api/v1/jobs", headers=officer).json()) == 6
+    assert client.get("/api/v1/audit/verify", headers=officer).json()["ok"]
+
+
+def test_a_cancelled_job_stops_and_leaves_nothing(
+    served: tuple[TestClient, Workspace, dict[str, str]], env: Env, tmp_path: Path
+) -> None:
+    client, ws, secrets = served
+    extracts = tmp_path / "extracts"
+    _gates(env, extracts)
+    steward = _sign_in(client, "steward", secrets)
+    params = {"source": "onsis", "file_name": "onsis.csv"}
+    submitted = client.post(
+        "/api/v1/jobs/intake", params=params, content=(extracts / "onsis.csv").read_bytes(), headers=steward
+    ).json()
+    cancelled = client.post(f"/api/v1/jobs/{submitted['id']}/cancel", headers=steward).json()
+    job = _wait(client, cancelled, steward)
+    assert job["state"] in ("cancelled", "done")  # a cancel arrives at the next step, if any is left
+    if job["state"] == "cancelled":
+        deliveries = client.get("/api/v1/jobs", headers=steward).json()
+        assert deliveries[-1]["result"] is None
+
+
+def test_a_service_killed_during_a_link_job_marks_it_failed_and_a_rerun_links_the_same(
+    env: Env, tmp_path: Path
+) -> None:
+    ws = Workspace.open(env.workspace, env.keys)
+    secrets = _accounts(ws)
+    extracts = tmp_path / "extracts"
+    _gates(env, extracts)
+    command = [sys.executable, "-m", "linkhaven", "-w", str(env.workspace), "serve", "--keys", str(env.keys)]
+
+    def start() -> tuple[subprocess.Popen[bytes], httpx.Client]:
+        port = _free_port()
+        server = subprocess.Popen([*command, "--port", str(port)], stderr=subprocess.DEVNULL)
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+        for _ in range(200):
+            try:
+                client.get("/api/v1/openapi.json")
+                return server, client
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise AssertionError("the service did not start")
+
+    server, client = start()
+    steward = _sign_in(client, "steward", secrets)
+    for source in ("onsis", "eqao", "cpin"):
+        assert _intake(client, steward, extracts, source)["state"] == "done"
+    linker = _sign_in(client, "linker", secrets)
+    job = client.post("/api/v1/jobs", json={"kind": "link"}, headers=linker).json()
+    while client.get(f"/api/v1/jobs/{job['id']}", headers=linker).json()["state"] == "queued":
+        time.sleep(0.05)
+    time.sleep(1.0)  # well into the run
+    os.kill(server.pid, signal.SIGKILL)
+    server.wait()
+
+    server, client = start()
+    try:
+        linker = _sign_in(client, "linker", secrets)
+        killed = client.get(f"/api/v1/jobs/{job['id']}", headers=linker).json()
+        assert killed["state"] == "failed" and "interrupted" in killed["error"], killed
+        officer = _sign_in(client, "privacy_officer", secrets)
+        assert client.get("/api/v1/audit/verify", headers=officer).json()["ok"]
+        rerun = _wait(client, client.post("/api/v1/jobs", json={"kind": "link"}, headers=linker).json(), linker)
+        again = _wait(client, client.post("/api/v1/jobs", json={"kind": "link"}, headers=linker).json(), linker)
+        assert rerun["state"] == again["state"] == "done", (rerun, again)
+        maps = [_partition(ws, job["result"]["map_table"]) for job in (rerun, again)]
+        assert maps[0] == maps[1] and rerun["result"]["persons"] == again["result"]["persons"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
