@@ -95,8 +95,14 @@ class JobRunner:
             job_id = f"J{count + 1:06d}"
             conn.execute(
                 insert(jobs).values(
-                    id=job_id, kind=kind, user=who.name, params=json.dumps(dict(params), sort_keys=True),
-                    state="queued", stage="queued", steps_done=0, submitted_at=now(),
+                    id=job_id,
+                    kind=kind,
+                    user=who.name,
+                    params=json.dumps(dict(params), sort_keys=True),
+                    state="queued",
+                    stage="queued",
+                    steps_done=0,
+                    submitted_at=now(),
                 )  # fmt: skip
             )
         self._cancelled[job_id] = threading.Event()
