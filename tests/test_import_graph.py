@@ -24,6 +24,7 @@ STAGES = (
     "link",
     "publish",
     "schema",
+    "service",
     "spec",
     "synth",
     "workspace",

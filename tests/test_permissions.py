@@ -11,6 +11,7 @@ STAFF = {A, S, L, D, P}
 EXPECTED: dict[str, set[str]] = {
     "user.add": {A},
     "user.list": {A, P},
+    "account.manage": {A},
     "audit.verify": STAFF,
     "audit.show": {A, P},
     "audit.anchor": {A, P},
