@@ -162,16 +162,7 @@ def set_password(ws: Workspace, name: str, password: str, user: str | None = Non
     problems = password_problems(name, password)
     if problems:
         raise SignInRefused(f"The password for '{name}' was not accepted: {'; '.join(problems)}.")
-    hashed = _HASHER.hash(password)
-    with open_session(ws, Action.ACCOUNT_MANAGE, f"user:{name}", user) as session:
-        session.detail["change"] = "password"
-        with session.transaction() as conn:
-            _ensure_credential(conn, name)
-            conn.execute(
-                update(credentials)
-                .where(credentials.c.name == name)
-                .values(password_hash=hashed, failures=0, locked_until=None, changed_at=_iso(_now()))
-            )
+    _change_credential(ws, name, "password", user, password_hash=_HASHER.hash(password), failures=0, locked_until=None)
 
 
 def enrol_second_factor(ws: Workspace, name: str, user: str | None = None) -> str:
@@ -179,25 +170,24 @@ def enrol_second_factor(ws: Workspace, name: str, user: str | None = None) -> st
     their authenticator app; the previous secret stops working."""
     _registered(ws, name)
     secret = pyotp.random_base32()
-    with open_session(ws, Action.ACCOUNT_MANAGE, f"user:{name}", user) as session:
-        session.detail["change"] = "second_factor"
-        with session.transaction() as conn:
-            _ensure_credential(conn, name)
-            conn.execute(
-                update(credentials)
-                .where(credentials.c.name == name)
-                .values(totp_sealed=_seal_secret(ws, name, secret), totp_last_step=None, changed_at=_iso(_now()))
-            )
+    _change_credential(ws, name, "second_factor", user, totp_sealed=_seal_secret(ws, name, secret), totp_last_step=None)
     return pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=f"linkhaven {ws.info['project_id']}")
 
 
 def unlock_account(ws: Workspace, name: str, user: str | None = None) -> None:
     """Admin: lift a lockout before it expires."""
     _registered(ws, name)
+    _change_credential(ws, name, "unlock", user, failures=0, locked_until=None)
+
+
+def _change_credential(ws: Workspace, name: str, change: str, user: str | None, **values: object) -> None:
+    """One audited change to `name`'s credentials, in an `account.manage` session (admin)."""
     with open_session(ws, Action.ACCOUNT_MANAGE, f"user:{name}", user) as session:
-        session.detail["change"] = "unlock"
+        session.detail["change"] = change
         with session.transaction() as conn:
-            conn.execute(update(credentials).where(credentials.c.name == name).values(failures=0, locked_until=None))
+            _ensure_credential(conn, name)
+            values["changed_at"] = _iso(_now())
+            conn.execute(update(credentials).where(credentials.c.name == name).values(**values))
 
 
 def sign_in(ws: Workspace, name: str, password: str, code: str | None = None, kind: str = "session") -> IssuedToken:
