@@ -77,6 +77,16 @@ def _intake(client: Client, steward: dict[str, str], extracts: Path, source: str
     return _wait(client, submitted.json(), steward)
 
 
+def _sampled_identifiers(path: Path, every: int = 50) -> list[str]:
+    """Every 50th record's OEN, names and birth date: values that must never leave the zones."""
+    import csv
+
+    with path.open(encoding="latin-1", newline="") as handle:
+        rows = list(csv.DictReader(handle))[::every]
+    fields = ("OEN", "LEGAL_FIRST_NAME", "LEGAL_LAST_NAME", "DATE_OF_BIRTH")
+    return sorted({row[f] for row in rows for f in fields if row[f] and len(row[f]) >= 5})
+
+
 def _partition(ws: Workspace, map_table: str) -> set[frozenset[str]]:
     """The map as who-is-linked-with-whom (person keys are per run: the grouping is what must match)."""
     table = ws.zone("linkage").read(map_table, ["record_code", "person_key"]).to_pylist()
@@ -131,6 +141,14 @@ def test_a_small_province_through_the_service_as_each_role(
     assert {j["kind"] for j in client.get("/api/v1/jobs", headers=steward).json()} == {"intake"}
     assert len(client.get("/api/v1/jobs", headers=officer).json()) == 6
     assert client.get("/api/v1/audit/verify", headers=officer).json()["ok"]
+
+    # Nothing leaked: no sampled identifier, password or token in the audit log or in what the service said.
+    paths = ("/api/v1/jobs", "/api/v1/audit/events", "/api/v1/releases", "/api/v1/publications")
+    said = [client.get(path, headers=who).text for who in (steward, linker, officer, deidentifier) for path in paths]
+    said.append(client.get("/api/v1/users", headers={"Authorization": "Bearer lh_forged"}).text)
+    tokens = [h["Authorization"].removeprefix("Bearer ") for h in (steward, linker, officer, deidentifier)]
+    for secret in (*_sampled_identifiers(extracts / "onsis.csv"), PASSWORD, *tokens):
+        assert not any(secret in text for text in said), "a personal value or secret reached a response"
 
 
 def test_a_cancelled_job_stops_and_leaves_nothing(
