@@ -223,10 +223,12 @@ def test_hidden_figures_read_alike_in_both_reports() -> None:
 
     hidden_text = {size: bar_chart([Bar("In care", None)], "t", "", large=size) for size in (False, True)}
     assert all("hidden to protect privacy" in text for text in hidden_text.values())
-    wording = Wording(counted="students", counted_one="student")
+    wording = Wording(counted="students", counted_one="student", period_name="school year")
     sentences = " ".join(_plain_sentences(wording, "count", "Students in care", "All students", "2022-23", None, 900.0))
-    assert "We do not show the number for students in care this year." in sentences
+    assert "We do not show the number for students in care this school year." in sentences
     assert "There were 900 students in all." in sentences and "any one student." in sentences
+    alone = _plain_sentences(Wording(), "count", "All persons", "All persons", None, 1973.0, 1973.0)
+    assert alone == ["There were 1,973 persons in all."]  # one group, no period: said once, with no year
     assert "small" not in sentences and "few" not in sentences  # a hidden figure is not said to be small
 
 

@@ -195,7 +195,7 @@ def write_reports(
                     measure.kind,
                     indicators.status.plain_label_of(focus),
                     indicators.status.plain_label_of(root),
-                    latest,
+                    latest if indicators.declared_period else None,
                     focus_value,
                     root_value,
                 ),
@@ -234,22 +234,22 @@ def _plain_sentences(
     kind: str,
     focus: str,
     everyone: str,
-    year: str,
+    year: str | None,
     focus_value: float | None,
     root_value: float | None,
 ) -> list[str]:
-    """Short sentences, one idea each, from published figures only."""
+    """Short sentences, one idea each, from published figures only. `year` is None without periods."""
     out: list[str] = []
+    when = f"In {year}, w" if year is not None else "W"
     if kind == "count":
-        if focus_value is not None:
-            out.append(f"In {year}, we counted {focus_value:,.0f} {focus.lower()}.")
+        if focus_value is not None and focus != everyone:
+            out.append(f"{when}e counted {focus_value:,.0f} {focus.lower()}.")
         if root_value is not None:
             out.append(f"There were {root_value:,.0f} {wording.counted.replace('_', ' ')} in all.")
     else:
-        for who, value in ((focus, focus_value), (everyone, root_value)):
-            if value is not None:
-                out.append(f"{who}: about {round(value):.0f} out of every 100.")
+        groups = [(focus, focus_value)] + ([(everyone, root_value)] if everyone != focus else [])
+        out.extend(f"{who}: about {round(value):.0f} out of every 100." for who, value in groups if value is not None)
     if focus_value is None:
-        out.append(f"We do not show the number for {focus.lower()} this year.")
+        out.append(f"We do not show the number for {focus.lower()}{' this ' + wording.period_name if year else ''}.")
         out.append(f"We hide some numbers so that nobody can find out about any one {wording.counted_one}.")
     return out
