@@ -30,7 +30,9 @@ from linkhaven.errors import (
 )
 from linkhaven.governance import accounts
 from linkhaven.governance.accounts import Principal, SignInRefused, TokenRejected
-from linkhaven.governance.permissions import Role
+from linkhaven.governance.permissions import Action, Role, decide
+from linkhaven.governance.session import audit_log
+from linkhaven.service.governance_routes import governance_router
 from linkhaven.service.jobs import JobRunner
 from linkhaven.workspace.workspace import Workspace, acting_as
 
@@ -106,6 +108,18 @@ def create_app(ws: Workspace) -> FastAPI:
 
     Signed = Annotated[Principal, Depends(principal)]
 
+    def allowed(action: Action) -> Any:
+        """A route's permission check before anything else about the request is looked at (its body
+        included), so a role outside the route answers 403, audited, whatever it sent."""
+
+        def check(who: Signed) -> None:
+            decision = decide(who.role, action)
+            if not decision.allowed:
+                audit_log(ws).append(who.name, who.role, action, "route", "denied", {"reason": decision.reason})
+                raise PermissionDenied(f"User '{who.name}' may not {action}: {decision.reason}.")
+
+        return Depends(check)
+
     def run_as(who: Principal, call: Callable[[], T]) -> T:
         with acting_as(who.name):
             return call()
@@ -146,44 +160,46 @@ def create_app(ws: Workspace) -> FastAPI:
         accounts.revoke_token(ws, who, token_id)
         return {"revoked": token_id}
 
-    @app.get(f"{API}/users", tags=["administration"])
+    @app.get(f"{API}/users", tags=["administration"], dependencies=[allowed(Action.USER_LIST)])
     def users(who: Signed) -> list[dict[str, str]]:
         return run_as(who, lambda: api.list_users(ws))
 
-    @app.post(f"{API}/users", tags=["administration"])
+    @app.post(f"{API}/users", tags=["administration"], dependencies=[allowed(Action.USER_ADD)])
     def add_user(body: NewUser, who: Signed) -> dict[str, str]:
         run_as(who, lambda: api.add_user(ws, body.name, body.role))
         return {"added": body.name, "role": str(body.role)}
 
-    @app.get(f"{API}/audit/events", tags=["oversight"])
+    @app.get(f"{API}/audit/events", tags=["oversight"], dependencies=[allowed(Action.AUDIT_SHOW)])
     def audit(who: Signed, since: int = 0, limit: int = 1000) -> list[dict[str, object]]:
         return [event.as_dict() for event in run_as(who, lambda: api.audit_events(ws, since, limit))]
 
-    @app.get(f"{API}/audit/verify", tags=["oversight"])
+    @app.get(f"{API}/audit/verify", tags=["oversight"], dependencies=[allowed(Action.AUDIT_VERIFY)])
     def verify(who: Signed) -> dict[str, object]:
         return run_as(who, lambda: api.verify_audit(ws)).as_dict()
 
-    @app.get(f"{API}/releases", tags=["releases"])
+    @app.get(f"{API}/releases", tags=["releases"], dependencies=[allowed(Action.RELEASE_LIST)])
     def releases(who: Signed) -> list[dict[str, Any]]:
         return [info.as_dict() for info in run_as(who, lambda: api.list_releases(ws))]
 
-    @app.get(f"{API}/releases/{{release_id}}", tags=["releases"])
+    @app.get(f"{API}/releases/{{release_id}}", tags=["releases"], dependencies=[allowed(Action.RELEASE_LIST)])
     def release(release_id: str, who: Signed) -> dict[str, Any]:
         return run_as(who, lambda: api.show_release(ws, release_id)).as_dict()
 
-    @app.post(f"{API}/releases/{{release_id}}/approve", tags=["releases"])
+    @app.post(
+        f"{API}/releases/{{release_id}}/approve", tags=["releases"], dependencies=[allowed(Action.RELEASE_APPROVE)]
+    )
     def approve(release_id: str, who: Signed) -> dict[str, Any]:
         return run_as(who, lambda: api.approve_release(ws, release_id)).as_dict()
 
-    @app.post(f"{API}/releases/{{release_id}}/grant", tags=["releases"])
+    @app.post(f"{API}/releases/{{release_id}}/grant", tags=["releases"], dependencies=[allowed(Action.RELEASE_GRANT)])
     def grant(release_id: str, body: Grant, who: Signed) -> dict[str, Any]:
         return run_as(who, lambda: api.grant_release(ws, release_id, body.analyst)).as_dict()
 
-    @app.post(f"{API}/releases/{{release_id}}/revoke", tags=["releases"])
+    @app.post(f"{API}/releases/{{release_id}}/revoke", tags=["releases"], dependencies=[allowed(Action.RELEASE_REVOKE)])
     def revoke(release_id: str, body: Revocation, who: Signed) -> dict[str, Any]:
         return run_as(who, lambda: api.revoke_release(ws, release_id, body.reason)).as_dict()
 
-    @app.get(f"{API}/publications", tags=["publications"])
+    @app.get(f"{API}/publications", tags=["publications"], dependencies=[allowed(Action.PUBLISH_LIST)])
     def publications(who: Signed) -> list[dict[str, Any]]:
         return run_as(who, lambda: api.list_publications(ws))
 
@@ -197,7 +213,7 @@ def create_app(ws: Workspace) -> FastAPI:
             raise InputError("Upload the delivery to /api/v1/jobs/intake?source=NAME&file_name=NAME instead.")
         return runner.submit(who, body.kind, body.params)
 
-    @app.post(f"{API}/jobs/intake", tags=["jobs"], status_code=202)
+    @app.post(f"{API}/jobs/intake", tags=["jobs"], status_code=202, dependencies=[allowed(Action.INTAKE_RUN)])
     async def submit_intake(request: Request, source: str, file_name: str, who: Signed) -> dict[str, Any]:
         """The delivery is the request body; it is kept, readable only by the service, until its job ends."""
         name = _safe_file_name(file_name)
@@ -223,6 +239,7 @@ def create_app(ws: Workspace) -> FastAPI:
     def cancel(job_id: str, who: Signed) -> dict[str, Any]:
         return runner.cancel(job_id, who)
 
+    app.include_router(governance_router(ws, Signed, run_as, allowed), prefix=API)
     return app
 
 
