@@ -32,7 +32,19 @@ app = typer.Typer(
 )
 
 # Stage modules, in the order of the flow. Each defines `register(app: typer.Typer) -> None`.
-STAGE_MODULES = ["spec", "synth", "workspace", "service", "audit", "intake", "link", "oversight", "deid", "publish"]
+STAGE_MODULES = [
+    "spec",
+    "synth",
+    "workspace",
+    "service",
+    "client",
+    "audit",
+    "intake",
+    "link",
+    "oversight",
+    "deid",
+    "publish",
+]
 
 
 @app.callback()
