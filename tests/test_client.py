@@ -5,41 +5,16 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-import httpx
 import pyotp
 import pytest
 
 from linkhaven.governance.accounts import enrol_second_factor, set_password
 from linkhaven.workspace import Workspace
 from tests.conftest import Env
-from tests.test_service import PASSWORD, _free_port
-
-
-@contextmanager
-def running_service(env: Env) -> Iterator[str]:
-    port = _free_port()
-    command = [sys.executable, "-m", "linkhaven", "-w", str(env.workspace), "serve", "--keys", str(env.keys)]
-    server = subprocess.Popen([*command, "--port", str(port)], stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                httpx.get(f"{url}/api/v1/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+from tests.served import PASSWORD, running_service
 
 
 def _login(env: Env, monkeypatch: pytest.MonkeyPatch, url: str, name: str, *extra: str) -> int:
@@ -55,7 +30,8 @@ def test_the_cli_signs_in_keeps_its_token_private_and_ignores_linkhaven_user(
     set_password(ws, "linker", PASSWORD, user="admin")
     secret = parse_qs(urlparse(enrol_second_factor(ws, "linker", user="admin")).query)["secret"][0]
     monkeypatch.setenv("LINKHAVEN_CONFIG", str(tmp_path / "config"))
-    with running_service(env) as url:
+    with running_service(env) as (client, _):
+        url = str(client.base_url)
         refused = env.cli("admin", "whoami")  # LINKHAVEN_USER=admin, and no token
         assert refused.code != 0 and "Not signed in" in refused.err
 
@@ -68,7 +44,7 @@ def test_the_cli_signs_in_keeps_its_token_private_and_ignores_linkhaven_user(
         token = json.loads(saved.read_text())["token"]
 
         assert env.cli("admin", "logout").code == 0 and not saved.exists()
-        revoked = httpx.get(f"{url}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        revoked = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert revoked.status_code == 401
 
         assert _login(env, monkeypatch, url, "linker") != 0  # the linker's role needs a code

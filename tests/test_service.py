@@ -4,29 +4,20 @@ process started with `linkhaven serve`."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
-import httpx
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
 
 from linkhaven.errors import ZoneKeyError
-from linkhaven.governance.accounts import enrol_second_factor, set_password
+from linkhaven.governance.accounts import set_password
 from linkhaven.governance.audit_access import audit_events
 from linkhaven.service import check_key_directory, create_app
 from linkhaven.workspace import Workspace
 from tests.conftest import ROLES, Env
-
-PASSWORD = "a long enough passphrase for tests"
-STAFF_WITH_SECOND_FACTOR = {"admin", "linker", "privacy_officer"}
+from tests.served import PASSWORD, give_accounts, running_service, sign_in
 
 # Route, method, and the roles the permission matrix lets through (everyone else must get 403).
 STAFF = {"admin", "steward", "linker", "deidentifier", "privacy_officer"}
@@ -61,20 +52,9 @@ with no body or a malformed one (the check comes before anything else about the 
 @pytest.fixture()
 def service(env: Env) -> Iterator[tuple[TestClient, Workspace, dict[str, str]]]:
     ws = Workspace.open(env.workspace, env.keys)
-    secrets: dict[str, str] = {}
-    for name in (*ROLES, "admin"):
-        set_password(ws, name, PASSWORD, user="admin")
-        if name in STAFF_WITH_SECOND_FACTOR:
-            secrets[name] = parse_qs(urlparse(enrol_second_factor(ws, name, user="admin")).query)["secret"][0]
+    secrets = give_accounts(ws)
     with TestClient(create_app(ws)) as client:
         yield client, ws, secrets
-
-
-def _sign_in(client: TestClient, name: str, secrets: dict[str, str]) -> dict[str, str]:
-    code = pyotp.TOTP(secrets[name]).now() if name in secrets else None
-    response = client.post("/api/v1/sign-in", json={"name": name, "password": PASSWORD, "code": code})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
 def test_no_token_or_a_forged_one_answers_401_whatever_linkhaven_user_says(
@@ -108,7 +88,7 @@ def test_every_route_outside_a_role_answers_403_and_is_audited(
 ) -> None:
     client, ws, secrets = service
     for role in sorted({*ROLES, "admin"}):
-        response = client.request(method, path, headers=_sign_in(client, role, secrets))
+        response = client.request(method, path, headers=sign_in(client, role, secrets))
         if role in allowed:
             assert response.status_code != 403, (role, path, response.text)
         else:
@@ -121,7 +101,7 @@ def test_an_analyst_token_reaches_no_identity_content_or_linkage_data(
     service: tuple[TestClient, Workspace, dict[str, str]],
 ) -> None:
     client, _, secrets = service
-    analyst = _sign_in(client, "analyst", secrets)
+    analyst = sign_in(client, "analyst", secrets)
     for route in client.app.routes:  # type: ignore[attr-defined]
         path = getattr(route, "path", "")
         if not path.startswith("/api/v1/") or path in {"/api/v1/sign-in", "/api/v1/openapi.json"}:
@@ -135,7 +115,7 @@ def test_an_analyst_token_reaches_no_identity_content_or_linkage_data(
 
 def test_signing_out_kills_the_token(service: tuple[TestClient, Workspace, dict[str, str]]) -> None:
     client, _, secrets = service
-    headers = _sign_in(client, "steward", secrets)
+    headers = sign_in(client, "steward", secrets)
     assert client.get("/api/v1/me", headers=headers).json()["name"] == "steward"
     assert client.post("/api/v1/sign-out", headers=headers).status_code == 200
     assert client.get("/api/v1/me", headers=headers).status_code == 401
@@ -157,33 +137,14 @@ def test_keys_readable_by_group_or_others_are_refused(tmp_path: Path, env: Env) 
     assert result.code == 1 and "will not start" in result.err
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_linkhaven_serve_runs_a_real_server_that_ignores_linkhaven_user(env: Env) -> None:
+def test_linkhaven_serve_runs_a_real_server_that_ignores_linkhaven_user(env: Env, tmp_path: Path) -> None:
     ws = Workspace.open(env.workspace, env.keys)
     set_password(ws, "steward", PASSWORD, user="admin")
-    port = _free_port()
-    command = [sys.executable, "-m", "linkhaven", "-w", str(env.workspace), "serve", "--keys", str(env.keys)]
-    environment = {**os.environ, "LINKHAVEN_USER": "admin"}
-    server = subprocess.Popen([*command, "--port", str(port)], env=environment, stderr=subprocess.PIPE)
-    try:
-        base = f"http://127.0.0.1:{port}/api/v1"
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        assert httpx.get(f"{base}/users").status_code == 401
-        token = httpx.post(f"{base}/sign-in", json={"name": "steward", "password": PASSWORD}).json()["token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        assert httpx.get(f"{base}/me", headers=headers).json()["role"] == "steward"
-        assert httpx.get(f"{base}/users", headers=headers).status_code == 403
-    finally:
-        server.terminate()
-        _, stderr = server.communicate(timeout=20)
-    assert PASSWORD.encode() not in stderr and token.encode() not in stderr
+    log = tmp_path / "service.log"
+    with running_service(env, log) as (client, _):  # LINKHAVEN_USER=admin in its environment
+        assert client.get("/api/v1/users").status_code == 401
+        headers = sign_in(client, "steward", {})
+        assert client.get("/api/v1/me", headers=headers).json()["role"] == "steward"
+        assert client.get("/api/v1/users", headers=headers).status_code == 403
+    said = log.read_bytes()
+    assert PASSWORD.encode() not in said and headers["Authorization"][7:].encode() not in said

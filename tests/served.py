@@ -1,0 +1,76 @@
+"""A real `linkhaven serve` for tests, and signing in to a service as the roles a unit has."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pyotp
+
+from linkhaven.governance.accounts import enrol_second_factor, set_password
+from linkhaven.workspace import Workspace
+from tests.conftest import ROLES, Env
+
+PASSWORD = "a long enough passphrase for tests"
+SECOND_FACTOR_ROLES = {"admin", "linker", "privacy_officer"}
+
+
+def give_accounts(ws: Workspace) -> dict[str, str]:
+    """A password for every role's user, and a TOTP secret (returned by name) for those that need one."""
+    secrets: dict[str, str] = {}
+    for name in (*ROLES, "admin"):
+        set_password(ws, name, PASSWORD, user="admin")
+        if name in SECOND_FACTOR_ROLES:
+            secrets[name] = parse_qs(urlparse(enrol_second_factor(ws, name, user="admin")).query)["secret"][0]
+    return secrets
+
+
+def sign_in(client: Any, name: str, secrets: dict[str, str]) -> dict[str, str]:
+    """The bearer header of a fresh sign-in; a second sign-in within one 30-second step uses the next
+    step's code (a code is good once)."""
+    codes = [pyotp.TOTP(secrets[name]).at(time.time() + ahead) for ahead in (0, 30)] if name in secrets else [None]
+    for code in codes:
+        response = client.post("/api/v1/sign-in", json={"name": name, "password": PASSWORD, "code": code})
+        if response.status_code == 200:
+            return {"Authorization": f"Bearer {response.json()['token']}"}
+    raise AssertionError(response.text)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_service(env: Env, log: Path | None = None) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
+    """`linkhaven serve` in its own process, with LINKHAVEN_USER set to admin (which it must ignore);
+    its standard error goes to `log`. Yields a client for it and the process (to kill it)."""
+    port = free_port()
+    command = [sys.executable, "-m", "linkhaven", "-w", str(env.workspace), "serve", "--keys", str(env.keys)]
+    environment = {**os.environ, "LINKHAVEN_USER": "admin"}
+    with log.open("wb") if log else open(os.devnull, "wb") as errors:
+        server = subprocess.Popen([*command, "--port", str(port)], env=environment, stderr=errors)
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+        try:
+            for _ in range(200):
+                try:
+                    client.get("/api/v1/openapi.json")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            yield client, server
+        finally:
+            client.close()
+            if server.poll() is None:
+                server.terminate()
+            server.wait(timeout=30)
