@@ -148,3 +148,19 @@ def test_linkhaven_serve_runs_a_real_server_that_ignores_linkhaven_user(env: Env
         assert client.get("/api/v1/users", headers=headers).status_code == 403
     said = log.read_bytes()
     assert PASSWORD.encode() not in said and headers["Authorization"][7:].encode() not in said
+
+
+def test_an_unexpected_error_answers_500_without_its_message_in_the_response_or_the_log(
+    service: tuple[TestClient, Workspace, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client, _, secrets = service
+
+    def broken(ws: Workspace) -> None:
+        raise RuntimeError("Zebulonique Belanger 2010-03-15")  # a message quoting personal values
+
+    monkeypatch.setattr("linkhaven.api.list_publications", broken)
+    response = client.get("/api/v1/publications", headers=sign_in(client, "steward", secrets))
+    assert response.status_code == 500 and "RuntimeError" in response.text
+    assert "Zebulonique" not in response.text and "Zebulonique" not in caplog.text

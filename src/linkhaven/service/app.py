@@ -6,15 +6,16 @@ decides, audits, and refuses exactly as it does for any caller. Errors carry the
 message, which names no personal value; the status code says what kind of refusal it is.
 """
 
+import logging
 import re
 import secrets
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -123,6 +124,17 @@ def create_app(ws: Workspace) -> FastAPI:
     def run_as(who: Principal, call: Callable[[], T]) -> T:
         with acting_as(who.name):
             return call()
+
+    @app.middleware("http")
+    async def never_a_traceback(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """An unexpected error answers 500 with its type only, and nothing is logged but the type: its
+        message or traceback could quote a value from the data."""
+        try:
+            return await call_next(request)
+        except Exception as err:
+            logging.getLogger("linkhaven.service").error("internal error (%s)", type(err).__name__)
+            message = f"Internal error ({type(err).__name__}); nothing from the data is shown."
+            return JSONResponse({"error": "InternalError", "message": message}, 500)
 
     @app.exception_handler(LinkhavenError)
     def refused(request: Request, err: LinkhavenError) -> JSONResponse:
