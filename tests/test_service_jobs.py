@@ -3,6 +3,7 @@ the roles a unit has, each signed in; a job's progress, a cancel, and a service 
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
@@ -112,6 +114,17 @@ def test_a_small_province_through_the_service_as_each_role(
     body = {"kind": "publish", "params": {"release_id": release_id}}
     published = _wait(client, client.post("/api/v1/jobs", json=body, headers=deidentifier).json(), deidentifier)
     assert published["state"] == "done" and published["result"]["audit"]["passed"], published
+
+    # The analyst reads a release only once granted, gets no identifier, and the read is registered.
+    analyst = sign_in(client, "analyst", secrets)
+    assert client.get(f"/api/v1/releases/{release_id}/data", headers=analyst).status_code == 409
+    body = {"analyst": "analyst"}
+    assert client.post(f"/api/v1/releases/{release_id}/grant", json=body, headers=officer).status_code == 200
+    copy = client.get(f"/api/v1/releases/{release_id}/data", headers=analyst)
+    assert copy.status_code == 200 and int(copy.headers["X-Rows"]) > 0
+    columns = set(pq.read_schema(io.BytesIO(copy.content)).names)
+    assert not columns & {"oen", "given_name", "family_name", "birth_date", "postal_code", "person_key"}
+    assert client.get(f"/api/v1/releases/{release_id}/data", headers=deidentifier).status_code == 403
 
     # Each sees their own jobs; the privacy officer sees all.
     assert {j["kind"] for j in client.get("/api/v1/jobs", headers=steward).json()} == {"intake"}

@@ -10,14 +10,17 @@ import logging
 import re
 import secrets
 import shutil
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 
 from linkhaven import api
 from linkhaven.errors import (
@@ -196,6 +199,23 @@ def create_app(ws: Workspace) -> FastAPI:
     @app.get(f"{API}/releases/{{release_id}}", tags=["releases"], dependencies=[allowed(Action.RELEASE_LIST)])
     def release(release_id: str, who: Signed) -> dict[str, Any]:
         return run_as(who, lambda: api.show_release(ws, release_id)).as_dict()
+
+    @app.get(f"{API}/releases/{{release_id}}/data", tags=["releases"], dependencies=[allowed(Action.RELEASE_READ)])
+    def release_data(release_id: str, who: Signed) -> FileResponse:
+        """An analyst's audited copy of a granted, approved release, as Parquet (the read is registered)."""
+        folder = Path(tempfile.mkdtemp(prefix="linkhaven-read-"))
+        try:
+            receipt = run_as(who, lambda: api.read_release(ws, release_id, folder / f"{release_id}.parquet"))
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return FileResponse(
+            receipt.out,
+            media_type="application/vnd.apache.parquet",
+            filename=f"{release_id}.parquet",
+            headers={"X-Rows": str(receipt.rows), "X-SHA256": receipt.sha256},
+            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+        )
 
     @app.post(
         f"{API}/releases/{{release_id}}/approve", tags=["releases"], dependencies=[allowed(Action.RELEASE_APPROVE)]
