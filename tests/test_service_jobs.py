@@ -188,3 +188,15 @@ def test_a_service_killed_during_a_link_job_marks_it_failed_and_a_rerun_links_th
         assert rerun["state"] == again["state"] == "done", (rerun, again)
         maps = [_partition(ws, job["result"]["map_table"]) for job in (rerun, again)]
         assert maps[0] == maps[1] and rerun["result"]["persons"] == again["result"]["persons"]
+
+
+def test_a_restart_removes_deliveries_a_killed_service_left_uploaded(env: Env) -> None:
+    from linkhaven.service.jobs import JobRunner
+
+    runner = JobRunner(Workspace.open(env.workspace, env.keys))
+    left = runner.upload_folder() / "extract.csv"
+    left.write_text("REC_ID,NAME\n1,Zebulonique\n")
+    assert left.parent.stat().st_mode & 0o077 == 0
+    runner.recover()
+    assert not left.exists() and not left.parent.exists()
+    runner.close()

@@ -8,7 +8,6 @@ message, which names no personal value; the status code says what kind of refusa
 
 import logging
 import re
-import secrets
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -249,8 +248,7 @@ def create_app(ws: Workspace) -> FastAPI:
     async def submit_intake(request: Request, source: str, file_name: str, who: Signed) -> dict[str, Any]:
         """The delivery is the request body; it is kept, readable only by the service, until its job ends."""
         name = _safe_file_name(file_name)
-        folder = ws.root / "uploads" / secrets.token_hex(8)
-        folder.mkdir(parents=True, mode=0o700)
+        folder = runner.upload_folder()
         path = folder / name
         with path.open("xb") as handle:
             path.chmod(0o600)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
+import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -46,6 +48,8 @@ KINDS: dict[str, tuple[Action, Work]] = {
 so a refused job answers 403 at once instead of failing later)."""
 REQUIRED = {"intake": ("source", "path"), "link": (), "release": ("section",), "publish": ("release_id",)}
 FINISHED = ("done", "failed", "cancelled")
+UPLOADS = "uploads"
+"""Where uploaded deliveries wait for their intake job, under the workspace root."""
 
 
 class JobCancelled(LinkhavenError):
@@ -59,9 +63,18 @@ class JobRunner:
         self.ws = ws
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linkhaven-job")
         self._cancelled: dict[str, threading.Event] = {}
+        self._numbering = threading.Lock()  # requests run in a thread pool: one job id each
+
+    def upload_folder(self) -> Path:
+        """A new folder, readable only by the service, for one uploaded delivery until its job ends."""
+        folder = self.ws.root / UPLOADS / secrets.token_hex(8)
+        folder.mkdir(parents=True, mode=0o700)
+        return folder
 
     def recover(self) -> int:
-        """Mark jobs a stopped service left queued or running as failed; the number marked."""
+        """Mark jobs a stopped service left queued or running as failed, and remove the deliveries
+        they had uploaded (plain personal data); the number of jobs marked."""
+        shutil.rmtree(self.ws.root / UPLOADS, ignore_errors=True)
         with self.ws.engine.begin() as conn:
             left = conn.execute(select(jobs.c.id).where(jobs.c.state.in_(("queued", "running")))).scalars().all()
             for job_id in left:
@@ -90,7 +103,7 @@ class JobRunner:
         if not decision.allowed:
             audit_log(self.ws).append(who.name, who.role, action, f"job:{kind}", "denied", {"reason": decision.reason})
             raise PermissionDenied(f"User '{who.name}' may not {action}: {decision.reason}.")
-        with self.ws.engine.begin() as conn:
+        with self._numbering, self.ws.engine.begin() as conn:
             count = conn.execute(select(func.count()).select_from(jobs)).scalar_one()
             job_id = f"J{count + 1:06d}"
             conn.execute(
