@@ -44,6 +44,16 @@ ROUTES = [
     ("GET", "/api/v1/incidents", {"privacy_officer"}),
     ("GET", "/api/v1/retention", {"admin", "privacy_officer"}),
     ("POST", "/api/v1/project/suspend", {"admin", "privacy_officer"}),
+    ("POST", "/api/v1/linkage/evaluate", {"linker"}),
+    ("PUT", "/api/v1/spec", {"privacy_officer"}),
+    ("GET", "/api/v1/quarantine/D0001/rows", {"steward"}),
+    ("GET", "/api/v1/oversight/pack", {"privacy_officer"}),
+    ("POST", "/api/v1/disclosures", {"privacy_officer"}),
+    ("POST", "/api/v1/incidents", {"privacy_officer"}),
+    ("POST", "/api/v1/audit/anchor", {"admin", "privacy_officer"}),
+    ("GET", "/api/v1/retention/preview", {"admin"}),
+    ("POST", "/api/v1/retention/run", {"admin"}),
+    ("GET", "/api/v1/releases/R0001/data", {"analyst"}),
 ]
 """Route, method, and the roles the permission matrix lets through: every other role gets 403, even
 with no body or a malformed one (the check comes before anything else about the request)."""

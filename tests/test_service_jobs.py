@@ -7,6 +7,7 @@ import io
 import os
 import signal
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,10 @@ def test_a_small_province_through_the_service_as_each_role(
     linked = _wait(client, client.post("/api/v1/jobs", json={"kind": "link"}, headers=linker).json(), linker)
     assert linked["state"] == "done" and linked["result"]["map_version"] == 1, linked
 
+    truth = (extracts / "truth.csv").read_bytes()
+    evaluated = client.post("/api/v1/linkage/evaluate", content=truth, headers=linker).json()
+    assert evaluated["pairs"]["cpin~onsis"]["f1"] >= 0.98, evaluated
+
     officer = sign_in(client, "privacy_officer", secrets)
     assert env.as_user("privacy_officer", "agreement", "add", "--kind", "disclosure", "--name", "analysts", "--party",
                        "division_analysts", "--class", "deidentified", "--source", "onsis", "--source", "eqao",
@@ -125,6 +130,10 @@ def test_a_small_province_through_the_service_as_each_role(
     columns = set(pq.read_schema(io.BytesIO(copy.content)).names)
     assert not columns & {"oen", "given_name", "family_name", "birth_date", "postal_code", "person_key"}
     assert client.get(f"/api/v1/releases/{release_id}/data", headers=deidentifier).status_code == 403
+
+    review_pack = client.get("/api/v1/oversight/pack", headers=officer)
+    assert review_pack.status_code == 200
+    assert "index.html" in zipfile.ZipFile(io.BytesIO(review_pack.content)).namelist()
 
     # Each sees their own jobs; the privacy officer sees all.
     assert {j["kind"] for j in client.get("/api/v1/jobs", headers=steward).json()} == {"intake"}

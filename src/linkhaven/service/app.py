@@ -35,6 +35,7 @@ from linkhaven.governance import accounts
 from linkhaven.governance.accounts import Principal, SignInRefused, TokenRejected
 from linkhaven.governance.permissions import Action, Role, decide
 from linkhaven.governance.session import audit_log
+from linkhaven.service.file_routes import file_router
 from linkhaven.service.governance_routes import governance_router
 from linkhaven.service.jobs import JobRunner
 from linkhaven.workspace.workspace import Workspace, acting_as
@@ -270,6 +271,7 @@ def create_app(ws: Workspace) -> FastAPI:
         return runner.cancel(job_id, who)
 
     app.include_router(governance_router(ws, Signed, run_as, allowed), prefix=API)
+    app.include_router(file_router(ws, Signed, run_as, allowed), prefix=API)
     return app
 
 

@@ -54,10 +54,10 @@ class Suspension(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Library records as JSON-ready data."""
     if isinstance(value, list):
-        return [_plain(item) for item in value]
+        return [plain(item) for item in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     return value
@@ -69,7 +69,7 @@ def governance_router(ws: Workspace, signed: Any, run_as: RunAs, allowed: Callab
     router = APIRouter()
 
     def call(who: Principal, work: Callable[[], Any]) -> Any:
-        return _plain(run_as(who, work))
+        return plain(run_as(who, work))
 
     @router.get("/agreements", tags=["paperwork"], dependencies=[allowed(Action.AGREEMENT_LIST)])
     def agreements(who: signed) -> Any:
