@@ -205,14 +205,14 @@ def create_app(ws: Workspace) -> FastAPI:
         """An analyst's audited copy of a granted, approved release, as Parquet (the read is registered)."""
         folder = Path(tempfile.mkdtemp(prefix="linkhaven-read-"))
         try:
-            receipt = run_as(who, lambda: api.read_release(ws, release_id, folder / f"{release_id}.parquet"))
+            receipt = run_as(who, lambda: api.read_release(ws, release_id, folder / "release.parquet"))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         return FileResponse(
             receipt.out,
             media_type="application/vnd.apache.parquet",
-            filename=f"{release_id}.parquet",
+            filename=f"{receipt.release_id}.parquet",
             headers={"X-Rows": str(receipt.rows), "X-SHA256": receipt.sha256},
             background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
         )

@@ -107,7 +107,7 @@ def file_router(ws: Workspace, signed: Any, run_as: RunAs, allowed: Callable[[Ac
     def quarantine_rows(delivery_id: str, who: signed) -> FileResponse:
         """A delivery's quarantined rows with their values, for the steward to correct (audited)."""
         folder = Path(tempfile.mkdtemp(prefix="linkhaven-"))
-        out = folder / f"{delivery_id}-quarantine.csv"
+        out = folder / "quarantine.csv"  # a fixed name: the id is the library's to check, not a path part
         try:
             run_as(who, lambda: intake.export_quarantine(ws, delivery_id, out))
         except BaseException:
