@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -52,15 +53,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_service(env: Env, log: Path | None = None) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
+def running_service(
+    env: Env, log: Path | None = None, tls: tuple[Path, Path] | None = None
+) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
     """`linkhaven serve` in its own process, with LINKHAVEN_USER set to admin (which it must ignore);
-    its standard error goes to `log`. Yields a client for it and the process (to kill it)."""
+    its standard error goes to `log`; `tls` is (certificate, private key). Yields a client for it and
+    the process (to kill it)."""
     port = free_port()
     command = [sys.executable, "-m", "linkhaven", "-w", str(env.workspace), "serve", "--keys", str(env.keys)]
+    if tls is not None:
+        command += ["--tls-certificate", str(tls[0]), "--tls-private-key", str(tls[1])]
     environment = {**os.environ, "LINKHAVEN_USER": "admin"}
     with log.open("wb") if log else open(os.devnull, "wb") as errors:
         server = subprocess.Popen([*command, "--port", str(port)], env=environment, stderr=errors)
-        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(tls[0])) if tls else True
+        scheme = "https" if tls else "http"
+        client = httpx.Client(base_url=f"{scheme}://127.0.0.1:{port}", timeout=30, verify=verify)
         try:
             for _ in range(200):
                 try:

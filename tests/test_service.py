@@ -174,3 +174,40 @@ def test_an_unexpected_error_answers_500_without_its_message_in_the_response_or_
     response = client.get("/api/v1/publications", headers=sign_in(client, "steward", secrets))
     assert response.status_code == 500 and "RuntimeError" in response.text
     assert "Zebulonique" not in response.text and "Zebulonique" not in caplog.text
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as a unit's own CA would issue one."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+def test_the_service_speaks_tls_with_the_certificate_it_is_given(env: Env, tmp_path: Path) -> None:
+    ws = Workspace.open(env.workspace, env.keys)
+    set_password(ws, "steward", PASSWORD, user="admin")
+    with running_service(env, tls=_self_signed(tmp_path)) as (client, _):
+        assert str(client.base_url).startswith("https://")
+        headers = sign_in(client, "steward", {})
+        assert client.get("/api/v1/me", headers=headers).json()["name"] == "steward"
