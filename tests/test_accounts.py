@@ -162,3 +162,20 @@ def test_the_store_and_the_audit_log_hold_no_password_code_or_token(ws: Workspac
         assert secret not in " ".join(stored) and secret not in audit
         assert secret.encode() not in database
     assert accounts.TOKEN_POLICIES["session"].absolute <= timedelta(hours=12)
+
+
+def test_a_user_changes_their_own_password_and_their_other_sessions_end(ws: Workspace) -> None:
+    from linkhaven.governance.accounts import change_own_password
+
+    here = authenticate(ws, sign_in(ws, "analyst", PASSWORD).token)
+    elsewhere = sign_in(ws, "analyst", PASSWORD)
+    with pytest.raises(SignInRefused, match="current password"):
+        change_own_password(ws, here, "not my password at all", "a brand new passphrase here")
+    with pytest.raises(SignInRefused, match="new password"):
+        change_own_password(ws, here, PASSWORD, "short")
+    change_own_password(ws, here, PASSWORD, "a brand new passphrase here")
+    with pytest.raises(TokenRejected):
+        authenticate(ws, elsewhere.token)
+    assert authenticate(ws, sign_in(ws, "analyst", "a brand new passphrase here").token).name == "analyst"
+    with pytest.raises(SignInRefused):
+        sign_in(ws, "analyst", PASSWORD)

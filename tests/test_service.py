@@ -211,3 +211,11 @@ def test_the_service_speaks_tls_with_the_certificate_it_is_given(env: Env, tmp_p
         assert str(client.base_url).startswith("https://")
         headers = sign_in(client, "steward", {})
         assert client.get("/api/v1/me", headers=headers).json()["name"] == "steward"
+
+
+def test_a_signed_in_user_changes_their_password(service: tuple[TestClient, Workspace, dict[str, str]]) -> None:
+    client, _, secrets = service
+    headers = sign_in(client, "steward", secrets)
+    body = {"current": PASSWORD, "new": "another long passphrase for tests"}
+    assert client.post("/api/v1/password", json=body, headers=headers).status_code == 200
+    assert client.post("/api/v1/sign-in", json={"name": "steward", "password": PASSWORD}).status_code == 401

@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
     app.command("login")(login)
     app.command("logout")(logout)
     app.command("whoami")(whoami)
+    app.command("password")(password)
     app.add_typer(jobs_app, name="jobs")
 
 
@@ -59,6 +60,19 @@ def whoami(json_out: bool = JSON_OPTION) -> None:
         emit_json(me)
     else:
         console.print(f"{me['name']} ({me['role']})")
+
+
+def password() -> None:
+    """Change your own password (asked for the current one, then the new one twice); your other
+    sessions and tokens end."""
+    from linkhaven.client import ServiceClient
+
+    current = getpass.getpass("Current password: ")
+    new = getpass.getpass("New password: ")
+    if getpass.getpass("Again: ") != new:
+        raise typer.BadParameter("the two new passwords differ")
+    ServiceClient.signed_in().call("POST", "/password", json={"current": current, "new": new})
+    console.print("Password changed; your other sessions have ended.")
 
 
 @jobs_app.command("list")

@@ -180,6 +180,34 @@ def unlock_account(ws: Workspace, name: str, user: str | None = None) -> None:
     _change_credential(ws, name, "unlock", user, failures=0, locked_until=None)
 
 
+def change_own_password(ws: Workspace, principal: Principal, current: str, new: str) -> None:
+    """A signed-in user replaces their own password (the current one is asked again); their other
+    tokens are revoked, so a session someone else may hold ends with the old password."""
+    with ws.engine.connect() as conn:
+        record = _credential(conn, principal.name)
+    stored = record["password_hash"] if record else None
+    if not _verify(stored if isinstance(stored, str) else None, current):
+        audit_log(ws).append(principal.name, principal.role, "auth.password_change", f"user:{principal.name}",
+                             "refused", {"reason": "password"})  # fmt: skip
+        raise SignInRefused("The current password was not accepted; the password was not changed.")
+    problems = password_problems(principal.name, new)
+    if problems:
+        raise SignInRefused(f"The new password was not accepted: {'; '.join(problems)}.")
+    log = audit_log(ws)
+    with ws.engine.begin() as conn:
+        values = {"password_hash": _HASHER.hash(new), "failures": 0, "changed_at": _iso(_now())}
+        conn.execute(update(credentials).where(credentials.c.name == principal.name).values(**values))
+        conn.execute(
+            update(tokens)
+            .where(
+                tokens.c.name == principal.name, tokens.c.token_id != principal.token_id, tokens.c.revoked_at.is_(None)
+            )
+            .values(revoked_at=_iso(_now()))
+        )
+        log.append(principal.name, principal.role, "auth.password_change", f"user:{principal.name}", "ok", {}, conn)
+    log.sync_head()
+
+
 def _change_credential(ws: Workspace, name: str, change: str, user: str | None, **values: object) -> None:
     """One audited change to `name`'s credentials, in an `account.manage` session (admin)."""
     with open_session(ws, Action.ACCOUNT_MANAGE, f"user:{name}", user) as session:

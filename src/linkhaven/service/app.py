@@ -61,6 +61,11 @@ class SignIn(BaseModel):
     """The current code of the user's authenticator app (linker, privacy officer, admin)."""
 
 
+class PasswordChange(BaseModel):
+    current: str = Field(max_length=accounts.PASSWORD_MAX_LENGTH)
+    new: str = Field(max_length=accounts.PASSWORD_MAX_LENGTH)
+
+
 class NewToken(BaseModel):
     label: str = Field(min_length=1, max_length=100)
 
@@ -159,6 +164,12 @@ def create_app(ws: Workspace) -> FastAPI:
     @app.get(f"{API}/me", tags=["sign-in"])
     def me(who: Signed) -> dict[str, str]:
         return {"name": who.name, "role": str(who.role), "token_id": who.token_id, "kind": who.kind}
+
+    @app.post(f"{API}/password", tags=["sign-in"])
+    def change_password(body: PasswordChange, who: Signed) -> dict[str, str]:
+        """Replace one's own password; one's other tokens are revoked."""
+        accounts.change_own_password(ws, who, body.current, body.new)
+        return {"changed": who.name}
 
     @app.get(f"{API}/tokens", tags=["sign-in"])
     def tokens(who: Signed) -> list[dict[str, str | None]]:
