@@ -219,3 +219,18 @@ def test_a_signed_in_user_changes_their_password(service: tuple[TestClient, Work
     body = {"current": PASSWORD, "new": "another long passphrase for tests"}
     assert client.post("/api/v1/password", json=body, headers=headers).status_code == 200
     assert client.post("/api/v1/sign-in", json={"name": "steward", "password": PASSWORD}).status_code == 401
+
+
+def test_the_privacy_officer_records_an_incident_through_the_service(
+    service: tuple[TestClient, Workspace, dict[str, str]],
+) -> None:
+    client, _, secrets = service
+    officer = sign_in(client, "privacy_officer", secrets)
+    body = {"title": "Misdirected extract", "found_on": "2025-01-10", "change": {"people_affected": 3}}
+    opened = client.post("/api/v1/incidents", json=body, headers=officer)
+    assert opened.status_code == 200, opened.text
+    incident_id = opened.json()["id"]
+    closing = {"change": {"lessons": "Check the recipient list"}, "close": True}
+    assert client.post(f"/api/v1/incidents/{incident_id}", json=closing, headers=officer).json()["state"] == "closed"
+    register = client.get("/api/v1/incidents", headers=officer).json()
+    assert [(i["id"], i["people_affected"]) for i in register] == [(incident_id, 3)]

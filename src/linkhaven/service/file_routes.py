@@ -42,22 +42,15 @@ class NewDisclosure(BaseModel):
     rows: int | None = None
 
 
-class IncidentFields(BaseModel):
-    description: str | None = None
-    containment: str | None = None
-    lessons: str | None = None
-    people_affected: int | None = None
-    individuals_notified_on: date | None = None
-    ipc_notified_on: date | None = None
-    data_affected: list[str] | None = None
-
-
-class NewIncident(IncidentFields):
+class NewIncident(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     found_on: date
+    change: IncidentChange = IncidentChange()
+    """Description, containment, people affected, notification dates, data affected (all optional)."""
 
 
-class IncidentUpdate(IncidentFields):
+class IncidentUpdate(BaseModel):
+    change: IncidentChange = IncidentChange()
     close: bool = False
 
 
@@ -139,13 +132,11 @@ def file_router(ws: Workspace, signed: Any, run_as: RunAs, allowed: Callable[[Ac
 
     @router.post("/incidents", tags=["oversight"], dependencies=[allowed(Action.INCIDENT_MANAGE)])
     def open_incident(body: NewIncident, who: signed) -> dict[str, str]:
-        change = IncidentChange(**body.model_dump(exclude={"title", "found_on"}))
-        return {"id": run_as(who, lambda: incidents.open_incident(ws, body.title, body.found_on, change))}
+        return {"id": run_as(who, lambda: incidents.open_incident(ws, body.title, body.found_on, body.change))}
 
     @router.post("/incidents/{incident_id}", tags=["oversight"], dependencies=[allowed(Action.INCIDENT_MANAGE)])
     def update_incident(incident_id: str, body: IncidentUpdate, who: signed) -> dict[str, str]:
-        change = IncidentChange(**body.model_dump(exclude={"close"}))
-        run_as(who, lambda: incidents.update_incident(ws, incident_id, change, body.close))
+        run_as(who, lambda: incidents.update_incident(ws, incident_id, body.change, body.close))
         return {"id": incident_id, "state": "closed" if body.close else "open"}
 
     @router.post("/audit/anchor", tags=["oversight"], dependencies=[allowed(Action.AUDIT_ANCHOR)])
