@@ -16,8 +16,10 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pyotp
+from fastapi.testclient import TestClient
 
 from linkhaven.governance.accounts import enrol_second_factor, set_password
+from linkhaven.service import create_app
 from linkhaven.workspace import Workspace
 from tests.conftest import ROLES, Env
 
@@ -44,6 +46,15 @@ def sign_in(client: Any, name: str, secrets: dict[str, str]) -> dict[str, str]:
         if response.status_code == 200:
             return {"Authorization": f"Bearer {response.json()['token']}"}
     raise AssertionError(response.text)
+
+
+@contextmanager
+def app_with_accounts(env: Env) -> Iterator[tuple[TestClient, Workspace, dict[str, str]]]:
+    """The service's app in-process over `env`'s workspace, every role's user with a password."""
+    ws = Workspace.open(env.workspace, env.keys)
+    secrets = give_accounts(ws)
+    with TestClient(create_app(ws)) as client:
+        yield client, ws, secrets
 
 
 def free_port() -> int:

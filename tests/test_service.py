@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from linkhaven.errors import ZoneKeyError
 from linkhaven.governance.accounts import set_password
 from linkhaven.governance.audit_access import audit_events
-from linkhaven.service import check_key_directory, create_app
+from linkhaven.service import check_key_directory
 from linkhaven.workspace import Workspace
 from tests.conftest import ROLES, Env
-from tests.served import PASSWORD, give_accounts, running_service, sign_in
+from tests.served import PASSWORD, app_with_accounts, running_service, sign_in
 
 # Route, method, and the roles the permission matrix lets through (everyone else must get 403).
 STAFF = {"admin", "steward", "linker", "deidentifier", "privacy_officer"}
@@ -61,10 +61,8 @@ with no body or a malformed one (the check comes before anything else about the 
 
 @pytest.fixture()
 def service(env: Env) -> Iterator[tuple[TestClient, Workspace, dict[str, str]]]:
-    ws = Workspace.open(env.workspace, env.keys)
-    secrets = give_accounts(ws)
-    with TestClient(create_app(ws)) as client:
-        yield client, ws, secrets
+    with app_with_accounts(env) as served_app:
+        yield served_app
 
 
 def test_no_token_or_a_forged_one_answers_401_whatever_linkhaven_user_says(

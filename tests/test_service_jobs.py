@@ -17,10 +17,9 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
-from linkhaven.service import create_app
 from linkhaven.workspace import Workspace
 from tests.conftest import Env
-from tests.served import PASSWORD, give_accounts, running_service, sign_in
+from tests.served import PASSWORD, app_with_accounts, give_accounts, running_service, sign_in
 
 SCALE = "0.002"
 Client = httpx.Client | TestClient
@@ -77,10 +76,8 @@ def _partition(ws: Workspace, map_table: str) -> set[frozenset[str]]:
 
 @pytest.fixture()
 def served(env: Env) -> Iterator[tuple[TestClient, Workspace, dict[str, str]]]:
-    ws = Workspace.open(env.workspace, env.keys)
-    secrets = give_accounts(ws)
-    with TestClient(create_app(ws)) as client:
-        yield client, ws, secrets
+    with app_with_accounts(env) as served_app:
+        yield served_app
 
 
 def test_a_small_province_through_the_service_as_each_role(

@@ -62,6 +62,8 @@ TOKEN_POLICIES = {
 }
 """A sign-in gives a session token (a working day at most); an API token serves scripts, for longer."""
 
+IDLE_TIMER_STEP = timedelta(minutes=1)  # a token's idle timer is refreshed at most this often
+
 _HASHER = PasswordHasher()  # argon2id, RFC 9106's second recommended parameters (64 MiB, 3 passes)
 _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
 """Verified against for an unknown user, so a refusal takes as long whether the user exists or not."""
@@ -342,7 +344,8 @@ def authenticate(ws: Workspace, token: str) -> Principal:
         if row is not None and reason is None and role is None:
             reason = "user_removed"
         if reason is None and row is not None and role is not None:
-            conn.execute(update(tokens).where(tokens.c.digest == digest).values(last_used_at=_iso(now)))
+            if datetime.fromisoformat(str(row["last_used_at"])) + IDLE_TIMER_STEP <= now:
+                conn.execute(update(tokens).where(tokens.c.digest == digest).values(last_used_at=_iso(now)))
             return Principal(str(row["name"]), Role(role), str(row["token_id"]), str(row["kind"]))
     actor = str(row["name"]) if row is not None else "(unknown)"
     audit_log(ws).append(actor, "-", "auth.token", f"token:{digest[:12]}", "refused", {"reason": str(reason)})
