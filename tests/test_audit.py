@@ -252,6 +252,7 @@ def _last_event(env: Env) -> tuple[int, str]:
 
 def test_rollback_of_the_audit_tail_is_caught(env: Env) -> None:
     """Save audit.head, let events happen, delete them from the store, put the old head back."""
+    env.sign_in("privacy_officer", "steward")
     head = env.workspace / "audit.head"
     saved = head.read_bytes()
     kept, _ = _last_event(env)
@@ -305,6 +306,7 @@ def _first(env: Env) -> str:
 
 
 def test_review_pack_records_the_anchored_head(env: Env, tmp_path: Path) -> None:
+    env.sign_in("privacy_officer")
     before, _ = _last_event(env)
     out = tmp_path / "pack"
     assert env.as_user("privacy_officer", "oversight", "pack", "--out", str(out)).code == 0

@@ -21,6 +21,7 @@ from linkhaven.intake import current_deliveries
 from linkhaven.synth import generate
 from linkhaven.workspace import Workspace
 from tests.conftest import SPEC
+from tests.served import client_config, stop_serving
 
 ROLES = ["steward", "linker", "deidentifier", "privacy_officer", "analyst"]
 SECTION = "analyst_panel"
@@ -35,10 +36,12 @@ class World:
     extracts: Path
 
     def cli(self, user: str, *args: object, capsys: pytest.CaptureFixture[str] | None = None) -> tuple[int, str]:
+        arguments = ["-w", str(self.workspace), *(str(a) for a in args)]
         os.environ["LINKHAVEN_USER"] = user
+        os.environ["LINKHAVEN_CONFIG"] = str(client_config(user, arguments))
         if capsys is not None:
             capsys.readouterr()
-        code = run(["-w", str(self.workspace), *(str(a) for a in args)])
+        code = run(arguments)
         out = capsys.readouterr().out if capsys is not None else ""
         return code, out
 
@@ -53,7 +56,8 @@ def _as(user: str) -> None:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """A workspace with a small synthetic province taken in, and the true linkage map (linkage is not run here)."""
-    saved = {k: os.environ.get(k) for k in ("LINKHAVEN_USER", "LINKHAVEN_KEYS", "LINKHAVEN_WORKSPACE")}
+    names = ("LINKHAVEN_USER", "LINKHAVEN_KEYS", "LINKHAVEN_WORKSPACE", "LINKHAVEN_CONFIG")
+    saved = {k: os.environ.get(k) for k in names}
     for key in ("LINKHAVEN_KEYS", "LINKHAVEN_WORKSPACE"):
         os.environ.pop(key, None)
     root = tmp_path_factory.mktemp("deid")
@@ -77,6 +81,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     try:
         yield world
     finally:
+        stop_serving(world.workspace)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

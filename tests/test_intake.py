@@ -237,12 +237,21 @@ def test_no_plaintext_identifier_in_any_workspace_file(env: Env, tmp_path: Path)
 # -- crash safety ---------------------------------------------------------------------------------------
 
 
+KILLED_WRITER = """
+import sys
+from pathlib import Path
+from linkhaven import intake_file, open_workspace
+intake_file(open_workspace(Path(sys.argv[1]), Path(sys.argv[2])), "onsis", Path(sys.argv[3]))
+"""
+
+
 def test_killed_intake_leaves_the_workspace_as_before(env: Env, tmp_path: Path) -> None:
+    """The library's writer killed mid-intake (as a service killed during an intake job would be)."""
     open_gates(env)
     big = write_csv(tmp_path / "onsis.csv", [onsis_row(i) for i in range(60000)])
     before_files = zone_files(env)
     process = subprocess.Popen(
-        [sys.executable, "-m", "linkhaven", "-w", str(env.workspace), "intake", "--source", "onsis", str(big)],
+        [sys.executable, "-c", KILLED_WRITER, str(env.workspace), str(env.keys), str(big)],
         env={**os.environ, "LINKHAVEN_USER": "steward"}, cwd=ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -253,6 +262,7 @@ def test_killed_intake_leaves_the_workspace_as_before(env: Env, tmp_path: Path) 
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert any(p.is_file() for p in zones.rglob("*")), "intake finished before it could be killed"
+    env.clients.restart()  # the workspace is opened again, as by the service's next start
     assert deliveries(env) == []
     assert zone_files(env) == before_files
     assert env.as_user("admin", "audit", "verify").code == 0

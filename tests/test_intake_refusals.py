@@ -4,7 +4,6 @@ and over-collection, which also opens an incident."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -75,7 +74,7 @@ def test_two_identical_intakes_at_once_load_once_and_refuse_clearly(env: Env, tm
     open_gates(env)
     file = write_csv(tmp_path / "onsis.csv", [onsis_row(i) for i in range(20000)])
     command = [sys.executable, "-m", "linkhaven", "-w", str(env.workspace), "intake", "--source", "onsis", str(file)]
-    environment = {**os.environ, "LINKHAVEN_USER": "steward", "LINKHAVEN_KEYS": str(env.keys)}
+    environment = env.environment_of("steward")
     runs = [subprocess.Popen(command, env=environment, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True) for _ in range(2)]  # fmt: skip
     outcomes = sorted((run.wait(timeout=300), run.stderr.read() if run.stderr else "") for run in runs)

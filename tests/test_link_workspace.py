@@ -23,6 +23,7 @@ from linkhaven.synth.generate import generate
 from linkhaven.workspace import Workspace
 from tests.conftest import SPEC, Cli
 from tests.linkdata import crafted_csv_rows, spine_people
+from tests.served import client_config, stop_serving
 
 ROLES = ["steward", "linker", "privacy_officer", "analyst"]
 
@@ -53,14 +54,15 @@ def _env(**values: str) -> Iterator[None]:
 
 def _run(user: str, *args: str) -> str:
     out = io.StringIO()
-    with _env(LINKHAVEN_USER=user), contextlib.redirect_stdout(out):
+    config = client_config(user, list(args))
+    with _env(LINKHAVEN_USER=user, LINKHAVEN_CONFIG=str(config)), contextlib.redirect_stdout(out):
         code = run(list(args))
     assert code == 0, (args, out.getvalue())
     return out.getvalue()
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
+def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Base]:
     root = tmp_path_factory.mktemp("linkws")
     extracts, workspace, keys = root / "extracts", root / "ws", root / "keys"
     generate(extracts, 0.002, 41)
@@ -85,7 +87,10 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
         for source in ("onsis", "eqao", "cpin"):
             _run("steward", *w, "intake", "--source", source, str(extracts / f"{source}.csv"), "--json")
         result = json.loads(_run("linker", *w, "link", "--json"))
-    return Base(root, extracts, workspace, keys, people, result)
+    try:
+        yield Base(root, extracts, workspace, keys, people, result)
+    finally:
+        stop_serving(workspace)
 
 
 @pytest.fixture()
@@ -209,7 +214,7 @@ def test_a_clerical_match_writes_a_new_map_version_and_is_audited(copy: Base, cl
     assert row["status"] == "decided" and row["decision"] == "match" and row["decided_by"] == "linker"
     assert sorted(versions) == [(1, "run"), (2, "clerical")]
     assert run_row["map_version"] == 2 and run_row["clerical_matches"] == 1 and run_row["review_decided"] == 1
-    events = cli_json(cli, "admin", ws_path, "audit", "show", "--json")
+    events = cli_json(cli, "admin", ws_path, "audit", "show", "--limit", "1000", "--json")
     decided = [e for e in events if e["action"] == "link.review" and e["detail"].get("decision") == "match"]
     assert decided and decided[-1]["detail"]["reason"] == "same_person_birth_date_error"
     assert decided[-1]["detail"]["map_version"] == 2 and decided[-1]["actor"] == "linker"

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from linkhaven.errors import GateRefused, InputError, LinkhavenError, PermissionDenied
+from linkhaven.errors import GateRefused, LinkhavenError, PermissionDenied, SpecError
 
 CONFIG_ENV = "LINKHAVEN_CONFIG"
 SESSION_FILE = "session.json"
@@ -26,8 +26,17 @@ API = "/api/v1"
 FINISHED = ("done", "failed", "cancelled")
 
 
-class NotSignedIn(LinkhavenError):
+class NotSignedIn(PermissionDenied):
     """No token, or the service no longer accepts it: sign in again with `linkhaven login`."""
+
+
+class JobFailed(LinkhavenError):
+    """A job the service ran for this client failed or was cancelled; it ends the command with the exit
+    code the library's error carries, as if the work had run here."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -71,17 +80,25 @@ def forget_session() -> None:
     (config_dir() / SESSION_FILE).unlink(missing_ok=True)
 
 
+_BY_EXIT_CODE: dict[int, type[LinkhavenError]] = {2: SpecError, 3: PermissionDenied, 4: GateRefused}
+
+
 def _raise_for(response: httpx.Response) -> None:
+    """The service's refusal as the library's kind of error, so the CLI's message and exit code are the
+    ones the library would have given (2 spec, 3 refused, 4 gate, else 1)."""
     if response.status_code < 400:
         return
     try:
-        message = str(response.json().get("message") or response.json().get("detail"))
-    except ValueError:
-        message = response.reason_phrase
-    kind: type[LinkhavenError] = {401: NotSignedIn, 403: PermissionDenied, 409: GateRefused, 422: InputError}.get(
-        response.status_code, LinkhavenError
-    )
-    raise kind(message)
+        body = response.json()
+        message = str(body.get("message") or body.get("detail"))
+        exit_code = int(body.get("exit_code") or 1)
+    except (ValueError, AttributeError):
+        message, exit_code = response.reason_phrase, 1
+    if response.status_code == 401:
+        raise NotSignedIn(f"{message} Sign in again with `linkhaven login`.")
+    if response.status_code == 403:
+        exit_code = 3
+    raise _BY_EXIT_CODE.get(exit_code, LinkhavenError)(message)
 
 
 class ServiceClient:
@@ -112,14 +129,51 @@ class ServiceClient:
         return session
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request; the answer's JSON, or the service's refusal raised as the library's error."""
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as err:
-            raise LinkhavenError(
-                f"No service answers at {self.session.server} ({type(err).__name__}); is it running?"
-            ) from None
+            raise self._unreachable(err) from None
         _raise_for(response)
         return response.json()
+
+    def upload(self, path: str, file: Path, method: str = "POST", **params: Any) -> Any:
+        """Send `file` as the request body (streamed, never read whole)."""
+        try:
+            handle = file.open("rb")
+        except OSError as err:
+            raise LinkhavenError(f"Cannot read {file}: {err.strerror}.") from None
+        with handle:
+            return self.call(method, path, content=handle, params=_present(params))
+
+    def download(self, path: str, out: Path, **params: Any) -> httpx.Headers:
+        """Write the answer's body to `out`, a new file only this user can read; its headers."""
+        try:
+            with self._http.stream("GET", path, params=_present(params)) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    _raise_for(response)
+                with _new_private_file(out) as handle:
+                    for chunk in response.iter_bytes():
+                        handle.write(chunk)
+                return response.headers
+        except httpx.TransportError as err:
+            out.unlink(missing_ok=True)
+            raise self._unreachable(err) from None
+
+    def submit(self, kind: str, **params: str) -> dict[str, Any]:
+        """Queue a job (link, release, publish); intake uploads its delivery with `submit_intake`."""
+        job: dict[str, Any] = self.call("POST", "/jobs", json={"kind": kind, "params": params})
+        return job
+
+    def submit_intake(self, source: str, delivery: Path, supersedes: str | None = None) -> dict[str, Any]:
+        job: dict[str, Any] = self.upload(
+            "/jobs/intake", delivery, source=source, file_name=delivery.name, supersedes=supersedes
+        )
+        return job
+
+    def _unreachable(self, err: Exception) -> LinkhavenError:
+        return LinkhavenError(f"No service answers at {self.session.server} ({type(err).__name__}); is it running?")
 
     def sign_out(self) -> None:
         try:
@@ -141,3 +195,21 @@ class ServiceClient:
                 return job
             time.sleep(poll)
             job = self.call("GET", f"/jobs/{job['id']}")
+
+    def outcome(self, job: dict[str, Any]) -> Any:
+        """A finished job's result; a failed or cancelled one raises its error with its exit code."""
+        if job["state"] == "done":
+            return job["result"]
+        raise JobFailed(f"Job {job['id']} {job['state']}: {job['error']}", job.get("exit_code") or 1)
+
+
+def _new_private_file(path: Path) -> Any:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+    except OSError as err:
+        raise LinkhavenError(f"Cannot write {path}: {err.strerror}; name a new file in a folder you can write.") from None
+
+
+def _present(params: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in params.items() if value is not None}

@@ -1,11 +1,12 @@
-"""Helpers every stage's CLI module shares: opening the workspace, printing JSON or tables, checking `--out`."""
+"""Helpers every stage's CLI module shares: the service client, following a job, printing JSON or tables,
+checking `--out`; and, for the few commands that run on the server machine, opening the workspace."""
 
 from __future__ import annotations
 
 import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -14,6 +15,9 @@ from rich.table import Table
 import linkhaven
 from linkhaven.errors import LinkhavenError
 from linkhaven.workspace import Workspace
+
+if TYPE_CHECKING:
+    from linkhaven.client import ServiceClient
 
 console = Console()
 
@@ -29,9 +33,44 @@ def parse_date(text: str, option: str) -> date:
         raise LinkhavenError(f"{option} must be a date as YYYY-MM-DD.") from None
 
 
+def iso_date(text: str | None, option: str) -> str | None:
+    """An optional date option as the service takes it (YYYY-MM-DD), checked here first."""
+    return None if text is None else parse_date(text, option).isoformat()
+
+
 def open_workspace(ctx: typer.Context, keys: Path | None = None) -> Workspace:
+    """Only for the commands that run on the server machine (init, serve, account): every other command
+    is a client of the service and holds no key."""
     root = (ctx.find_root().obj or {}).get("workspace")
     return linkhaven.open_workspace(root, keys)
+
+
+def service() -> ServiceClient:
+    """The service, as the user signed in with `linkhaven login` (refused if nobody is)."""
+    from linkhaven.client import ServiceClient
+
+    return ServiceClient.signed_in()
+
+
+def follow(client: ServiceClient, job: dict[str, Any], quiet: bool) -> dict[str, Any]:
+    """Follow a job until it ends, with a progress line (stage, steps done, time) unless `quiet`."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+        console=console, transient=True, disable=quiet,
+    ) as bar:  # fmt: skip
+        task = bar.add_task(f"{job['kind']} {job['id']}: queued", total=None)
+
+        def show(now: dict[str, Any]) -> None:
+            bar.update(task, description=f"{now['kind']} {now['id']}: {now['stage']} (step {now['steps_done']})")
+
+        return client.wait(job, show)
+
+
+def run_job(client: ServiceClient, job: dict[str, Any], quiet: bool) -> Any:
+    """Follow a submitted job to its end; its result, or its error with the library's exit code."""
+    return client.outcome(follow(client, job, quiet))
 
 
 def emit_json(payload: Any) -> None:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from linkhaven import audit_events, verify_audit
-from linkhaven.cli._common import JSON_OPTION, emit_json, emit_table, open_workspace
+from linkhaven.cli._common import JSON_OPTION, emit_json, emit_table, service
 from linkhaven.errors import LinkhavenError
 from linkhaven.governance.audit import AuditHead
-from linkhaven.governance.audit_access import anchor_audit
 
 audit_app = typer.Typer(help="Verify and read the hash-chained audit log.", no_args_is_help=True)
 
@@ -33,23 +31,24 @@ def verify(
         anchors = [AuditHead.parse(text) for text in anchor]
     except ValueError as err:
         raise LinkhavenError(f"--anchor: {err}.") from None
-    result = verify_audit(open_workspace(ctx), anchors)
+    result = service().call("GET", "/audit/verify", params={"anchor": anchor})
     if json_out:
-        emit_json(result.as_dict())
-    elif result.ok:
-        head = f"; head at event {result.head.short()}" if result.head else ""
-        anchored = ", anchored in the key store" if result.anchor == result.head else ""
+        emit_json(result)
+    elif result["ok"]:
+        head = result["head"]
+        shown = f"; head at event {AuditHead(head['seq'], head['hash']).short()}" if head else ""
+        anchored = ", anchored in the key store" if result["anchor"] == result["head"] else ""
         checked = f"; {len(anchors)} given anchor(s) found unchanged" if anchors else ""
         typer.echo(
-            f"Audit log intact: {result.events} events{head}{anchored}{checked}. "
-            f"Spec version {result.spec_version} in force."
+            f"Audit log intact: {result['events']} events{shown}{anchored}{checked}. "
+            f"Spec version {result['spec_version']} in force."
         )
     else:
-        where = f" at event {result.first_broken}" if result.first_broken is not None else ""
-        typer.echo(f"Verification FAILED{where}: {result.problem}", err=True)
-        for problem in result.problems[1:]:
+        where = f" at event {result['first_broken_event']}" if result["first_broken_event"] is not None else ""
+        typer.echo(f"Verification FAILED{where}: {result['problem']}", err=True)
+        for problem in result["problems"][1:]:
             typer.echo(f"  also: {problem}", err=True)
-    if not result.ok:
+    if not result["ok"]:
         raise typer.Exit(1)
 
 
@@ -58,8 +57,8 @@ def anchor_log(ctx: typer.Context) -> None:
     """Anchor the log of a workspace created before anchors were kept, once it verifies (admin, privacy officer).
 
     New workspaces are anchored at init, and the anchor moves forward with every command."""
-    head = anchor_audit(open_workspace(ctx))
-    typer.echo(f"Audit log anchored in the key store at event {head.short()}.")
+    head = service().call("POST", "/audit/anchor")
+    typer.echo(f"Audit log anchored in the key store at event {AuditHead(head['seq'], head['hash']).short()}.")
 
 
 @audit_app.command("show")
@@ -70,7 +69,7 @@ def show(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """List audit events (who, when, action, object, outcome, counts)."""
-    events = [e.as_dict() for e in audit_events(open_workspace(ctx), since, limit)]
+    events = service().call("GET", "/audit/events", params={"since": since, "limit": limit})
     if json_out:
         emit_json(events)
     else:

@@ -7,11 +7,11 @@ service, which decides. `LINKHAVEN_USER` plays no part in them.
 from __future__ import annotations
 
 import getpass
-from typing import Any
 
 import typer
 
 from linkhaven.cli._common import JSON_OPTION, console, emit_json, emit_table
+from linkhaven.cli._common import follow as follow_job
 
 jobs_app = typer.Typer(help="Long work running in the service: list, follow, cancel.", no_args_is_help=True)
 
@@ -99,7 +99,7 @@ def jobs_show(
     client = ServiceClient.signed_in()
     job = client.call("GET", f"/jobs/{job_id}")
     if follow:
-        job = _follow(client, job, json_out)
+        job = follow_job(client, job, json_out)
     if json_out:
         emit_json(job)
     else:
@@ -118,18 +118,3 @@ def jobs_cancel(job_id: str = typer.Argument(...), json_out: bool = JSON_OPTION)
         emit_json(job)
     else:
         console.print(f"Cancel asked for {job['id']} ({job['state']}).")
-
-
-def _follow(client: Any, job: dict[str, Any], quiet: bool) -> dict[str, Any]:
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, disable=quiet
-    ) as bar:
-        task = bar.add_task(f"{job['kind']} {job['id']}", total=None)
-
-        def show(current: dict[str, Any]) -> None:
-            bar.update(task, description=f"{current['kind']} {current['id']}: {current['stage']}")
-
-        finished: dict[str, Any] = client.wait(job, show)
-        return finished

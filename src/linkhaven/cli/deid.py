@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from linkhaven.cli._common import JSON_OPTION, check_out, console, emit_json, emit_table, open_workspace
-from linkhaven.errors import LinkhavenError
-
-if TYPE_CHECKING:
-    from linkhaven import deid as lib
+from linkhaven.cli._common import JSON_OPTION, check_out, emit_json, emit_table, iso_date, run_job, service
 
 release_app = typer.Typer(help="Build, approve, grant, revoke and read de-identified releases.", no_args_is_help=True)
 
@@ -27,18 +21,9 @@ def register(app: typer.Typer) -> None:
     app.command("disclosures")(disclosures)
 
 
-def _date(text: str | None, option: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError:
-        raise LinkhavenError(f"{option} must be a date as YYYY-MM-DD.") from None
-
-
-def _print(info: lib.ReleaseInfo, json_out: bool, message: str) -> None:
+def _print(info: dict[str, Any], json_out: bool, message: str) -> None:
     if json_out:
-        emit_json(info.as_dict())
+        emit_json(info)
     else:
         typer.echo(message)
 
@@ -50,39 +35,29 @@ def create(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Build a release from the zones and the linkage map (deidentifier); it stays unusable until approved."""
-    from linkhaven import deid as lib
-
-    ws = open_workspace(ctx)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
-                  transient=True, disable=json_out) as progress:  # fmt: skip
-        task = progress.add_task(f"release {section}", total=None)
-        info = lib.create_release(
-            ws, section, progress=lambda step: progress.update(task, description=f"release {section}: {step}")
-        )
-    _print(info, json_out, f"Release {info.id} created from section {section}: {info.rows} rows, {info.persons} "
-                           f"persons, overall risk {info.overall_risk_after:.4f} (threshold {info.threshold}). "
-                           f"Report: {info.report_html}. It needs the privacy officer's approval.")  # fmt: skip
+    client = service()
+    info = run_job(client, client.submit("release", section=section), json_out)
+    _print(info, json_out, f"Release {info['id']} created from section {section}: {info['rows']} rows, "
+                           f"{info['persons']} persons, overall risk {info['overall_risk_after']:.4f} (threshold "
+                           f"{info['threshold']}). Report (on the service's machine): {info['report_html']}. "
+                           "It needs the privacy officer's approval.")  # fmt: skip
 
 
 @release_app.command("list")
 def list_(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """List releases (an analyst sees only the approved releases granted to them)."""
-    from linkhaven import deid as lib
-
-    rows = [r.as_dict() for r in lib.list_releases(open_workspace(ctx))]
+    rows = service().call("GET", "/releases")
     emit_json(rows) if json_out else emit_table("Releases", rows, _COLUMNS)
 
 
 @release_app.command("show")
 def show(ctx: typer.Context, release_id: str = typer.Argument(...), json_out: bool = JSON_OPTION) -> None:
     """Status, files, quasi-identifier and sensitive columns, threshold and risk of one release."""
-    from linkhaven import deid as lib
-
-    info = lib.show_release(open_workspace(ctx), release_id)
+    info = service().call("GET", f"/releases/{release_id}")
     if json_out:
-        emit_json(info.as_dict())
+        emit_json(info)
     else:
-        emit_table(f"Release {release_id}", [{"field": k, "value": v} for k, v in info.as_dict().items()])
+        emit_table(f"Release {release_id}", [{"field": k, "value": v} for k, v in info.items()])
 
 
 @release_app.command("approve")
@@ -93,10 +68,9 @@ def approve(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Approve a release (privacy officer): integrity, risk recomputed from the file, agreement in force."""
-    from linkhaven import deid as lib
-
-    info = lib.approve_release(open_workspace(ctx), release_id, _date(on, "--date"))
-    _print(info, json_out, f"Release {release_id} approved (agreement {info.agreement_id or '-'}).")
+    day = iso_date(on, "--date")
+    info = service().call("POST", f"/releases/{release_id}/approve", params={"on": day} if day else None)
+    _print(info, json_out, f"Release {release_id} approved (agreement {info['agreement_id'] or '-'}).")
 
 
 @release_app.command("grant")
@@ -107,9 +81,7 @@ def grant(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Let an analyst read an approved release (privacy officer)."""
-    from linkhaven import deid as lib
-
-    info = lib.grant_release(open_workspace(ctx), release_id, user)
+    info = service().call("POST", f"/releases/{release_id}/grant", json={"analyst": user})
     _print(info, json_out, f"Release {release_id} granted to {user}.")
 
 
@@ -121,9 +93,7 @@ def revoke(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Withdraw a release (privacy officer): nobody can read it any more."""
-    from linkhaven import deid as lib
-
-    info = lib.revoke_release(open_workspace(ctx), release_id, reason)
+    info = service().call("POST", f"/releases/{release_id}/revoke", json={"reason": reason})
     _print(info, json_out, f"Release {release_id} revoked.")
 
 
@@ -135,14 +105,13 @@ def read(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Write a plain Parquet copy of a granted, approved release (analyst); the read is audited."""
-    from linkhaven import deid as lib
-
     check_out(out, what="the copy")
-    receipt = lib.read_release(open_workspace(ctx), release_id, out)
+    headers = service().download(f"/releases/{release_id}/data", out)
+    receipt = {"release_id": release_id, "rows": int(headers["X-Rows"]), "sha256": headers["X-SHA256"], "out": str(out)}
     if json_out:
-        emit_json(receipt.as_dict())
+        emit_json(receipt)
     else:
-        typer.echo(f"{receipt.rows} rows of release {release_id} written to {out}. De-identified data: keep it "
+        typer.echo(f"{receipt['rows']} rows of release {release_id} written to {out}. De-identified data: keep it "
                    "within the terms of your agreement.")  # fmt: skip
 
 
@@ -158,20 +127,17 @@ def disclose(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Record a disclosure (privacy officer); refused unless recipient, basis and agreement all allow it."""
-    from linkhaven import deid as lib
-
-    record = lib.disclose(open_workspace(ctx), recipient, basis, data_class, description,
-                          on=_date(on, "--date"), release_id=release, rows=rows)  # fmt: skip
+    body = {"recipient": recipient, "basis": basis, "data_class": data_class, "description": description,
+            "on": iso_date(on, "--date"), "release_id": release, "rows": rows}  # fmt: skip
+    record = service().call("POST", "/disclosures", json=body)
     if json_out:
-        emit_json(record.as_dict())
+        emit_json(record)
     else:
-        typer.echo(f"Disclosure {record.id} recorded: {data_class} data to {recipient} ({basis}), agreement "
-                   f"{record.agreement_id}.")  # fmt: skip
+        typer.echo(f"Disclosure {record['id']} recorded: {data_class} data to {recipient} ({basis}), agreement "
+                   f"{record['agreement_id']}.")  # fmt: skip
 
 
 def disclosures(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """List the disclosure register (privacy officer)."""
-    from linkhaven import deid as lib
-
-    rows = [d.as_dict() for d in lib.list_disclosures(open_workspace(ctx))]
+    rows = service().call("GET", "/disclosures")
     emit_json(rows) if json_out else emit_table("Disclosures", rows)

@@ -6,17 +6,8 @@ from datetime import date
 from pathlib import Path
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from linkhaven.cli._common import (
-    JSON_OPTION,
-    check_out,
-    console,
-    emit_json,
-    emit_table,
-    open_workspace,
-    parse_date,
-)
+from linkhaven.cli._common import JSON_OPTION, check_out, emit_json, emit_table, parse_date, run_job, service
 from linkhaven.errors import LinkhavenError
 
 agreement_app = typer.Typer(help="Register and list data-sharing agreements.", no_args_is_help=True)
@@ -39,22 +30,17 @@ def notice_publish(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Record the notice rendered from the workspace's spec as a published version (privacy officer)."""
-    from linkhaven import intake as lib
-
-    ws = open_workspace(ctx)
     day = parse_date(published_on, "--date") if published_on else date.today()
-    version = lib.publish_notice(ws, day)
+    version = service().call("POST", "/notices", json={"published_on": day.isoformat()})
     if json_out:
-        emit_json(version.__dict__)
+        emit_json(version)
     else:
-        typer.echo(f"Notice version {version.version} published on {version.published_on}.")
+        typer.echo(f"Notice version {version['version']} published on {version['published_on']}.")
 
 
 def notice_list(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """List the notice versions and their publication dates."""
-    from linkhaven import intake as lib
-
-    rows = [n.__dict__ for n in lib.notice_versions(open_workspace(ctx))]
+    rows = service().call("GET", "/notices")
     emit_json(rows) if json_out else emit_table("Notices", rows)
 
 
@@ -73,24 +59,20 @@ def agreement_add(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Register a data-sharing agreement (privacy officer)."""
-    from linkhaven import intake as lib
-
-    ws = open_workspace(ctx)
-    agreement = lib.add_agreement(
-        ws, name, kind, party, source, data_class, parse_date(valid_from, "--from"), parse_date(valid_to, "--to")
-    )
+    body = {"name": name, "kind": kind, "parties": party, "sources": source, "data_classes": data_class,
+            "valid_from": parse_date(valid_from, "--from").isoformat(),
+            "valid_to": parse_date(valid_to, "--to").isoformat()}  # fmt: skip
+    agreement = service().call("POST", "/agreements", json=body)
     if json_out:
-        emit_json(agreement.__dict__)
+        emit_json(agreement)
     else:
-        typer.echo(f"Agreement {agreement.id} registered ({agreement.valid_from} to {agreement.valid_to}).")
+        typer.echo(f"Agreement {agreement['id']} registered ({agreement['valid_from']} to {agreement['valid_to']}).")
 
 
 @agreement_app.command("list")
 def agreement_list(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """List registered agreements."""
-    from linkhaven import intake as lib
-
-    rows = [a.__dict__ for a in lib.registered_agreements(open_workspace(ctx))]
+    rows = service().call("GET", "/agreements")
     emit_json(rows) if json_out else emit_table("Agreements", rows)
 
 
@@ -101,38 +83,33 @@ def intake(
     supersedes: str = typer.Option(None, "--supersedes", help="Delivery id this corrected re-delivery replaces."),
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Take in a delivery (`intake --source NAME FILE`), or list deliveries (`intake status`)."""
-    from linkhaven import intake as lib
+    """Take in a delivery (`intake --source NAME FILE`), or list deliveries (`intake status`).
 
-    ws = open_workspace(ctx)
+    The file is sent to the service, which takes it in as a job; this command follows it to its end."""
+    client = service()
     if target == "status" and source is None:
-        rows = [d.as_dict() for d in lib.delivery_status(ws)]
+        rows = client.call("GET", "/deliveries")
         columns = ["id", "source", "file_name", "status", "rows_read", "rows_loaded", "rows_quarantined",
                    "received_at", "received_by", "supersedes"]  # fmt: skip
         emit_json(rows) if json_out else emit_table("Deliveries", rows, columns)
         return
     if source is None:
         raise LinkhavenError("Name the source of the file with --source NAME, as the spec names it under `sources:`.")
-    with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-        console=console, transient=True, disable=json_out,
-    ) as progress:  # fmt: skip
-        task = progress.add_task(f"intake {source}", total=None)
-        result = lib.intake_file(
-            ws, source, Path(target), supersedes=supersedes,
-            progress=lambda step: progress.update(task, description=f"intake {source}: {step}"),
-        )  # fmt: skip
+    delivery = Path(target)
+    if not delivery.is_file():
+        raise LinkhavenError(f"{delivery}: no such file; name the delivery file to take in.")
+    result = run_job(client, client.submit_intake(source, delivery, supersedes), json_out)
     if json_out:
-        emit_json(result.as_dict())
+        emit_json(result)
         return
     typer.echo(
-        f"Delivery {result.delivery_id} ({result.source}): {result.rows_read} rows read, {result.rows_loaded} loaded, "
-        f"{result.rows_quarantined} quarantined."
+        f"Delivery {result['delivery_id']} ({result['source']}): {result['rows_read']} rows read, "
+        f"{result['rows_loaded']} loaded, {result['rows_quarantined']} quarantined."
     )
-    for reason, count in result.quarantined_by_reason.items():
+    for reason, count in result["quarantined_by_reason"].items():
         typer.echo(f"  quarantined {reason}: {count}")
-    if result.columns_dropped:
-        typer.echo(f"  undeclared columns dropped: {', '.join(result.columns_dropped)}")
+    if result["columns_dropped"]:
+        typer.echo(f"  undeclared columns dropped: {', '.join(result['columns_dropped'])}")
 
 
 @quarantine_app.command("list")
@@ -142,9 +119,7 @@ def quarantine_list(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Quarantined rows by reason and field, with line numbers (no values)."""
-    from linkhaven import intake as lib
-
-    rows = lib.quarantine_summary(open_workspace(ctx), delivery)
+    rows = service().call("GET", "/quarantine", params={"delivery_id": delivery} if delivery else None)
     emit_json(rows) if json_out else emit_table("Quarantine", rows)
 
 
@@ -155,8 +130,6 @@ def quarantine_export(
     out: Path = typer.Option(..., "--out", help="New CSV file to write, outside any workspace."),
 ) -> None:
     """Export a delivery's quarantined rows WITH their values, so they can be fixed at the source (audited)."""
-    from linkhaven import intake as lib
-
     check_out(out, what="the export")
-    count = lib.export_quarantine(open_workspace(ctx), delivery, out)
+    count = service().download(f"/quarantine/{delivery}/rows", out)["X-Rows"]
     typer.echo(f"{count} quarantined rows written to {out}. It holds personal information: handle it accordingly.")

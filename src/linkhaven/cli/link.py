@@ -1,19 +1,17 @@
 """CLI for the link stage: run linkage, review pairs, evaluate against truth, read the report.
 
 `linkhaven link` runs linkage; its subcommands are `review list/show/decide`, `evaluate` and
-`report`. Each opens the workspace, makes one `linkhaven.link` call (which opens the governance
-session: it checks the role, the spec and a suspension, and audits) and prints a table or one JSON
-object.
+`report`. Each makes one request to the service (whose library call checks the role, the spec and a
+suspension, and audits) and prints a table or one JSON object; a run is a job the command follows.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import typer
 
-from linkhaven.cli._common import JSON_OPTION, console, emit_json, emit_table, open_workspace
+from linkhaven.cli._common import JSON_OPTION, console, emit_json, emit_table, run_job, service
 
 link_app = typer.Typer(
     help="Link the sources the spec declares: run, clerical review, evaluation, report.",
@@ -29,35 +27,22 @@ def register(app: typer.Typer) -> None:
     app.add_typer(link_app, name="link")
 
 
-def _quiet_libraries() -> None:
-    """Splink and sqlglot log SQL and progress; none of it is for the terminal."""
-    for name in ("splink", "sqlglot"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
 @link_app.callback()
 def link(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """Link and de-duplicate the current deliveries as the spec declares; write the report (linker)."""
     if ctx.invoked_subcommand is not None:
         return
-    from linkhaven import run_linkage
-
-    _quiet_libraries()
-    ws = open_workspace(ctx)
+    client = service()
+    result = run_job(client, client.submit("link"), json_out)
     if json_out:
-        result = run_linkage(ws)
-    else:
-        with console.status("Linking (standardise, identifier pass, Splink, assignment, report)..."):
-            result = run_linkage(ws)
-    if json_out:
-        emit_json(result.as_dict())
+        emit_json(result)
         return
-    console.print(f"Linkage run {result.run_id}: {result.records:,} records, {result.persons:,} persons "
-                  f"({result.seconds:.0f} s).")  # fmt: skip
-    for source, rate in result.link_rates.items():
+    console.print(f"Linkage run {result['run_id']}: {result['records']:,} records, {result['persons']:,} persons "
+                  f"({result['seconds']:.0f} s).")  # fmt: skip
+    for source, rate in result["link_rates"].items():
         console.print(f"  {source}: {rate * 100:.2f}% of records linked")
-    console.print(f"  clerical review: {result.review_pending} pending, {result.review_carried} carried over")
-    console.print(f"Report: {result.report_html}")
+    console.print(f"  clerical review: {result['review_pending']} pending, {result['review_carried']} carried over")
+    console.print(f"Report (on the service's machine): {result['report_html']}")
 
 
 @link_app.command("evaluate")
@@ -75,13 +60,9 @@ def evaluate(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Pairwise precision, recall and F1 per declared link or de-duplication, and cluster metrics."""
-    from linkhaven.link import evaluate_current
-
-    pairs = [tuple(p.split("~", 1)) for p in pair] or None
-    if pairs is not None and any(len(p) != 2 for p in pairs):
+    if any("~" not in p for p in pair):
         raise typer.BadParameter("write each pair as SOURCE~SOURCE", param_hint="--pair")
-    ws = open_workspace(ctx)
-    result = evaluate_current(ws, truth, [(p[0], p[1]) for p in pairs] if pairs else None)
+    result = service().upload("/linkage/evaluate", truth, pair=pair)
     if json_out:
         emit_json(result)
         return
@@ -100,10 +81,7 @@ def evaluate(
 @link_app.command("report")
 def report(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """The current run's linkage report (aggregate figures; linker and privacy officer)."""
-    from linkhaven.link import latest_report
-
-    ws = open_workspace(ctx)
-    found = latest_report(ws)
+    found = service().call("GET", "/linkage/report")
     if json_out:
         emit_json(found)
         return
@@ -120,10 +98,7 @@ def review_list(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Pairs awaiting a decision: id, kind, probability, why queued (no identifiers)."""
-    from linkhaven.link import list_pairs
-
-    ws = open_workspace(ctx)
-    rows = list_pairs(ws, None if all_pairs else status)
+    rows = service().call("GET", "/linkage/review", params={"status": "all" if all_pairs else status})
     if json_out:
         emit_json(rows)
     else:
@@ -135,10 +110,7 @@ def review_show(
     ctx: typer.Context, pair_id: int = typer.Argument(..., help="Pair id."), json_out: bool = JSON_OPTION
 ) -> None:
     """The two records side by side, with per-field hints (linker only; reads the identity zone)."""
-    from linkhaven.link import show_pair
-
-    ws = open_workspace(ctx)
-    shown = show_pair(ws, pair_id)
+    shown = service().call("GET", f"/linkage/review/{pair_id}")
     if json_out:
         emit_json(shown)
         return
@@ -158,10 +130,7 @@ def review_decide(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Decide a pair; a match writes a new map version. Audited."""
-    from linkhaven.link import decide
-
-    ws = open_workspace(ctx)
-    done = decide(ws, pair_id, decision, reason)
+    done = service().call("POST", f"/linkage/review/{pair_id}", json={"decision": decision, "reason": reason})
     if json_out:
         emit_json(done)
     else:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
+import zipfile
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from linkhaven import set_suspended
-from linkhaven.cli._common import JSON_OPTION, check_out, emit_json, emit_table, open_workspace, parse_date
-from linkhaven.governance import assessments as assessment_lib
-from linkhaven.governance import incidents as incident_lib
-from linkhaven.governance import pack as pack_lib
-from linkhaven.governance import retention as retention_lib
+from linkhaven.cli._common import JSON_OPTION, check_out, emit_json, emit_table, iso_date, parse_date, service
 
 project_app = typer.Typer(help="Suspend or resume the project (an IPC order).", no_args_is_help=True)
 assessment_app = typer.Typer(help="Privacy impact and threat-risk assessments.", no_args_is_help=True)
@@ -34,14 +32,14 @@ def register(app: typer.Typer) -> None:
 @project_app.command("suspend")
 def suspend(ctx: typer.Context, reason: str = typer.Option(..., "--reason", help="Why (e.g. the IPC order).")) -> None:
     """Stop every collection, linkage, release and disclosure until resumed."""
-    set_suspended(open_workspace(ctx), True, reason)
+    service().call("POST", "/project/suspend", json={"reason": reason})
     typer.echo("Project suspended: collection, linkage, release and disclosure are halted.")
 
 
 @project_app.command("resume")
 def resume(ctx: typer.Context, reason: str = typer.Option(..., "--reason", help="Why it may resume.")) -> None:
     """Lift a suspension."""
-    set_suspended(open_workspace(ctx), False, reason)
+    service().call("POST", "/project/resume", json={"reason": reason})
     typer.echo("Project resumed.")
 
 
@@ -55,14 +53,16 @@ def assessment_add(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Record a completed privacy impact or threat-risk assessment (privacy officer)."""
-    record = assessment_lib.add_assessment(open_workspace(ctx), kind, title, parse_date(completed, "--date"), reference)
-    emit_json(record.as_dict()) if json_out else typer.echo(f"Assessment {record.id} ({kind}) recorded.")
+    body = {"kind": kind, "title": title, "completed_on": parse_date(completed, "--date").isoformat(),
+            "reference": reference}  # fmt: skip
+    record = service().call("POST", "/assessments", json=body)
+    emit_json(record) if json_out else typer.echo(f"Assessment {record['id']} ({kind}) recorded.")
 
 
 @assessment_app.command("list")
 def assessment_list(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """List recorded assessments."""
-    rows = [a.as_dict() for a in assessment_lib.recorded_assessments(open_workspace(ctx))]
+    rows = service().call("GET", "/assessments")
     emit_json(rows) if json_out else emit_table("Assessments", rows)
 
 
@@ -74,16 +74,18 @@ def _change(
     individuals: str | None,
     ipc: str | None,
     data: list[str] | None,
-) -> incident_lib.IncidentChange:
-    return incident_lib.IncidentChange(
-        description=description,
-        containment=containment,
-        lessons=lessons,
-        people_affected=people,
-        individuals_notified_on=parse_date(individuals, "--individuals-notified") if individuals else None,
-        ipc_notified_on=parse_date(ipc, "--ipc-notified") if ipc else None,
-        data_affected=data or None,
-    )
+) -> dict[str, Any]:
+    """The fields of the library's `IncidentChange` that were given."""
+    change = {
+        "description": description,
+        "containment": containment,
+        "lessons": lessons,
+        "people_affected": people,
+        "individuals_notified_on": iso_date(individuals, "--individuals-notified"),
+        "ipc_notified_on": iso_date(ipc, "--ipc-notified"),
+        "data_affected": data or None,
+    }
+    return {name: value for name, value in change.items() if value is not None}
 
 
 DESCRIPTION = typer.Option(None, "--description", help=NO_PI)
@@ -107,7 +109,8 @@ def incident_open(
 ) -> None:
     """Open an incident (privacy officer)."""
     change = _change(description, containment, None, people, None, None, data)
-    incident_id = incident_lib.open_incident(open_workspace(ctx), title, parse_date(found, "--found"), change)
+    body = {"title": title, "found_on": parse_date(found, "--found").isoformat(), "change": change}
+    incident_id = service().call("POST", "/incidents", json=body)["id"]
     typer.echo(f"Incident {incident_id} opened.")
 
 
@@ -125,7 +128,7 @@ def incident_update(
 ) -> None:
     """Record containment, notifications and lessons."""
     change = _change(description, containment, lessons, people, individuals, ipc, data)
-    incident_lib.update_incident(open_workspace(ctx), incident_id, change)
+    service().call("POST", f"/incidents/{incident_id}", json={"change": change})
     typer.echo(f"Incident {incident_id} updated.")
 
 
@@ -136,16 +139,15 @@ def incident_close(
     lessons: str | None = LESSONS,
 ) -> None:
     """Close an incident."""
-    incident_lib.update_incident(
-        open_workspace(ctx), incident_id, _change(None, None, lessons, None, None, None, None), close=True
-    )
+    change = _change(None, None, lessons, None, None, None, None)
+    service().call("POST", f"/incidents/{incident_id}", json={"change": change, "close": True})
     typer.echo(f"Incident {incident_id} closed.")
 
 
 @incident_app.command("list")
 def incident_list(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """List incidents."""
-    rows = incident_lib.list_incidents(open_workspace(ctx))
+    rows = service().call("GET", "/incidents")
     emit_json(rows) if json_out else emit_table(
         "Incidents", rows, ["id", "title", "status", "found_on", "people_affected"]
     )
@@ -158,7 +160,7 @@ AS_OF = typer.Option(None, "--as-of", help="Judge expiry as of this date, YYYY-M
 def retention_status(ctx: typer.Context, as_of: str | None = AS_OF, json_out: bool = JSON_OPTION) -> None:
     """Every zone, release and publication with its retain-until date, and what is due."""
     day = parse_date(as_of, "--as-of") if as_of else date.today()
-    rows = [i.as_dict() for i in retention_lib.retention_status(open_workspace(ctx), day)]
+    rows = service().call("GET", "/retention", params={"as_of": day.isoformat()})
     emit_json(rows) if json_out else emit_table(f"Retention as of {day}", rows)
 
 
@@ -176,7 +178,7 @@ def retention_run(
     would destroy."""
     if as_of is not None:
         day = parse_date(as_of, "--as-of")
-        due = [i.as_dict() for i in retention_lib.preview_retention(open_workspace(ctx), day)]
+        due = service().call("GET", "/retention/preview", params={"as_of": day.isoformat()})
         if json_out:
             emit_json({"dry_run": True, "as_of": day.isoformat(), "destroyed": [], "would_destroy": due})
             return
@@ -186,7 +188,7 @@ def retention_run(
         if not due:
             typer.echo("Nothing would be due on that date.")
         return
-    certificates = retention_lib.run_retention(open_workspace(ctx))
+    certificates = service().call("POST", "/retention/run")
     if json_out:
         emit_json(certificates)
         return
@@ -206,8 +208,12 @@ def oversight_pack(
 ) -> None:
     """Write the review pack for the Commissioner: registers, audit verification, notices, reports, index."""
     check_out(out, folder=True, what="the review pack")
-    start = parse_date(period_from, "--from") if period_from else None
-    end = parse_date(period_to, "--to") if period_to else None
-    entries = pack_lib.build_pack(open_workspace(ctx), out, start, end)
-    summary = {"folder": str(out), "index": str(out / "index.html"), "files": len(entries) + 1}
+    period = {"period_from": iso_date(period_from, "--from"), "period_to": iso_date(period_to, "--to")}
+    with tempfile.TemporaryDirectory(prefix="linkhaven-pack-") as folder:
+        archive = Path(folder) / "review-pack.zip"
+        files = service().download("/oversight/pack", archive, **period)["X-Files"]
+        with zipfile.ZipFile(archive) as pack:
+            out.mkdir(parents=True, exist_ok=True)
+            pack.extractall(out)
+    summary = {"folder": str(out), "index": str(out / "index.html"), "files": int(files)}
     emit_json(summary) if json_out else typer.echo(f"Review pack written to {out} ({summary['files']} files).")

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
-from linkhaven.cli._common import JSON_OPTION, emit_json, emit_table, open_workspace
+from linkhaven.cli._common import JSON_OPTION, emit_json, emit_table, run_job, service
 from linkhaven.errors import LinkhavenError
-
-if TYPE_CHECKING:
-    pass
 
 publish_app = typer.Typer(
     help="Publish the spec's indicators from an approved release (suppressed, audited, ledgered).",
@@ -31,15 +27,15 @@ def publish(
     release: str | None = typer.Option(None, "--release", help="The approved release to publish from."),
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """`publish --release ID` writes tables, the audit and both reports under <workspace>/publications/<ID>/."""
-    from linkhaven import publish as lib
-
+    """`publish --release ID` writes tables, the audit and both reports under <workspace>/publications/<ID>/
+    on the service's machine (a job this command follows)."""
     if ctx.invoked_subcommand is not None:
         return
     if release is None:
         typer.echo(ctx.get_help())
         raise typer.Exit(2)
-    summary = lib.publish_release(open_workspace(ctx), release)
+    client = service()
+    summary = run_job(client, client.submit("publish", release_id=release), json_out)
     if json_out:
         emit_json(summary)
     else:
@@ -57,9 +53,7 @@ def publish(
 @publish_app.command("list")
 def list_(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """List publications with their folders."""
-    from linkhaven import publish as lib
-
-    rows = lib.list_publications(open_workspace(ctx))
+    rows = service().call("GET", "/publications")
     if json_out:
         emit_json(rows)
     else:

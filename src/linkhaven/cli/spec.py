@@ -1,7 +1,7 @@
-"""CLI for the spec stage: check a project spec and render its public notice.
+"""CLI for the spec stage: check a project spec, render its public notice, put a new version in force.
 
-Both commands only call the library (`linkhaven.spec`); a broken spec raises `SpecError`, which
-the CLI core prints with every problem and turns into exit code 2.
+`check` and `render` only read a spec file (`linkhaven.spec`); `update` sends it to the service. A
+broken spec raises `SpecError`, which the CLI core prints with every problem and turns into exit code 2.
 """
 
 from __future__ import annotations
@@ -41,16 +41,13 @@ def update(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Register a new version of the workspace's spec and put it in force (privacy officer); audited."""
-    from linkhaven import update_spec
-    from linkhaven.cli._common import emit_json, open_workspace
+    from linkhaven.cli._common import emit_json, service
 
-    workspace = open_workspace(ctx)
-    version = update_spec(workspace, file)
-    summary = {"version": version, "sha256": workspace.spec_sha256, "project": workspace.info.get("project_id")}
+    summary = service().upload("/spec", file, method="PUT")
     if json_out:
         emit_json(summary)
     else:
-        typer.echo(f"Spec version {version} registered and in force (sha256 {workspace.spec_sha256[:12]}).")
+        typer.echo(f"Spec version {summary['version']} registered and in force (sha256 {summary['sha256'][:12]}).")
 
 
 @notice_app.command("render")

@@ -1,4 +1,4 @@
-"""CLI: create a workspace and manage its users."""
+"""CLI: create a workspace (on the server machine) and manage its users (through the service)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from linkhaven import Role, add_user, create_workspace, list_users
-from linkhaven.cli._common import JSON_OPTION, emit_json, emit_table, open_workspace
+from linkhaven import Role, create_workspace
+from linkhaven.cli._common import JSON_OPTION, emit_json, emit_table, service
 
 user_app = typer.Typer(help="Register users and their roles.", no_args_is_help=True)
 
@@ -44,18 +44,19 @@ def init(
 @user_app.command("add")
 def user_add(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="User name (as in LINKHAVEN_USER)."),
+    name: str = typer.Argument(..., help="User name (letters, digits, '_', '.', '-')."),
     role: Role = typer.Option(..., "--role", help="The user's role."),
 ) -> None:
-    """Register a user with one role (admin only)."""
-    add_user(open_workspace(ctx), name, role)
+    """Register a user with one role (admin only); they sign in once an admin on the server machine has
+    set their password (`linkhaven account set-password`)."""
+    service().call("POST", "/users", json={"name": name, "role": str(role)})
     typer.echo(f"User {name} registered as {role}.")
 
 
 @user_app.command("list")
 def user_list(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """List registered users and their roles."""
-    users = list_users(open_workspace(ctx))
+    users = service().call("GET", "/users")
     if json_out:
         emit_json(users)
     else:

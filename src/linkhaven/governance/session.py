@@ -75,6 +75,7 @@ def open_session(ws: Workspace, action: Action, obj: str = "-", user: str | None
     Refusals are audited too: an unregistered user or a role without the action (`PermissionDenied`),
     a spec that is not the registered one (`SpecChanged`), a suspended project (`GateRefused`)."""
     user = user or acting_user()
+    ws.notice_spec_change()
     log = audit_log(ws)
     _record_recovery(ws, log)
     stored = ws.role_of(user)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ class RunContext:
     peak_memory: dict[str, float] = field(default_factory=dict)
     carried: dict[str, set[str]] = field(default_factory=dict)
     """Identity fields each source carries with at least one value (set by the prepare step)."""
+    progress: Callable[[str], None] | None = None
+    """Told the name of each step as it ends (a service's job shows it, and may cancel there)."""
     _clock: float = field(default_factory=time.perf_counter)
 
     @property
@@ -69,6 +72,8 @@ class RunContext:
         self._clock = now
         self.peak_memory[name] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
         log.info("link: %s done in %.1f s (peak RSS so far %.2f GiB)", name, self.timings[name], self.peak_memory[name])
+        if self.progress is not None:
+            self.progress(name)
 
     def both_carry(self, source: str, target: str) -> set[str]:
         """Identity fields both sources carry with values: what a link between them can compare."""

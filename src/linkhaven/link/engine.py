@@ -20,7 +20,7 @@ hold a personal value.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from linkhaven.link.config import LinkConfig
@@ -69,16 +69,18 @@ def link(
     scratch: Path,
     previous_map: TableOrLoader | None = None,
     decisions: Sequence[Decision] = (),
+    progress: Callable[[str], None] | None = None,
 ) -> EngineResult:
     """Link the sources in `inputs` as `config` declares; DuckDB spills only into `scratch`, which
-    the caller deletes. Every declared target needs its input (a link to a missing target cannot run)."""
+    the caller deletes. Every declared target needs its input (a link to a missing target cannot run).
+    `progress` is told each step's name as it ends."""
     missing = [t for t in config.targets if t not in inputs and any(
         link.to == t and link.source in inputs for link in config.links)]  # fmt: skip
     if missing:
         raise ValueError(f"no input for the target source(s) {', '.join(missing)}")
     con = connect(scratch, config.threads, config.memory_limit)
     try:
-        ctx = RunContext(con, inputs, config, scratch)
+        ctx = RunContext(con, inputs, config, scratch, progress=progress)
         return run(ctx, previous_map, decisions)
     finally:
         con.close()

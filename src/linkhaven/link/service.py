@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -143,15 +143,23 @@ def _decisions(conn: Connection) -> list[Decision]:
 # -- the run ----------------------------------------------------------------------------------------------
 
 
-def run_linkage(ws: Workspace, config: LinkConfig | None = None, user: str | None = None) -> LinkRun:
+def run_linkage(
+    ws: Workspace,
+    config: LinkConfig | None = None,
+    user: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> LinkRun:
     """Link the current deliveries as the spec declares (linker), in a `link.run` session audited with counts.
 
-    `config` replaces the one compiled from the spec (tests, benchmarks); `user` defaults to the acting user."""
+    `config` replaces the one compiled from the spec (tests, benchmarks); `user` defaults to the acting user;
+    `progress` is told each step's name as it ends."""
     with open_session(ws, Action.LINK_RUN, "linkage", user) as session:
-        return _run(ws, session, config)
+        return _run(ws, session, config, progress)
 
 
-def _run(ws: Workspace, session: Session, config: LinkConfig | None) -> LinkRun:
+def _run(
+    ws: Workspace, session: Session, config: LinkConfig | None, progress: Callable[[str], None] | None
+) -> LinkRun:
     began = time.perf_counter()
     started_at = now()
     config = config or LinkConfig.from_spec(session.spec)
@@ -169,7 +177,7 @@ def _run(ws: Workspace, session: Session, config: LinkConfig | None) -> LinkRun:
     previous_map = partial(ws.zone("linkage").read, previous["map_table"]) if previous else None
     session.object = f"linkage:{run_id}"
     with ws.exclusive() as scratch:
-        result = link(inputs, config, scratch, previous_map, decisions)
+        result = link(inputs, config, scratch, previous_map, decisions, progress)
         models = {pair: _check_model(model, config) for pair, model in result.models.items()}
         map_table = f"{run_id.lower()}-map-v1"
         written_map = ws.zone("linkage").write_parquet_file(map_table, result.map_path, counts_rows(result))

@@ -24,6 +24,7 @@ jobs = Table(
     Column("finished_at", String(32), nullable=True),
     Column("elapsed_seconds", Float, nullable=True),
     Column("error", Text, nullable=True),
+    Column("exit_code", Integer, nullable=True),  # of a failed job: the library error's (2 spec, 3 refused, 4 gate)
     Column("result", Text, nullable=True),  # JSON
 )
 

@@ -12,10 +12,11 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -33,6 +34,7 @@ from linkhaven.errors import (
 )
 from linkhaven.governance import accounts
 from linkhaven.governance.accounts import Principal, SignInRefused, TokenRejected
+from linkhaven.governance.audit import AuditHead
 from linkhaven.governance.permissions import Action, Role, decide
 from linkhaven.governance.session import audit_log
 from linkhaven.service.file_routes import file_router
@@ -148,7 +150,8 @@ def create_app(ws: Workspace) -> FastAPI:
     def refused(request: Request, err: LinkhavenError) -> JSONResponse:
         status = next((code for kind, code in _STATUS if isinstance(err, kind)), 400)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return JSONResponse({"error": type(err).__name__, "message": str(err)}, status, headers=headers)
+        body = {"error": type(err).__name__, "message": str(err), "exit_code": err.exit_code}
+        return JSONResponse(body, status, headers=headers)
 
     @app.post(f"{API}/sign-in", tags=["sign-in"])
     def sign_in(body: SignIn) -> dict[str, str]:
@@ -200,8 +203,13 @@ def create_app(ws: Workspace) -> FastAPI:
         return [event.as_dict() for event in run_as(who, lambda: api.audit_events(ws, since, limit))]
 
     @app.get(f"{API}/audit/verify", tags=["oversight"], dependencies=[allowed(Action.AUDIT_VERIFY)])
-    def verify(who: Signed) -> dict[str, object]:
-        return run_as(who, lambda: api.verify_audit(ws)).as_dict()
+    def verify(who: Signed, anchor: Annotated[list[str], Query()] = []) -> dict[str, object]:  # noqa: B006
+        """Check the whole chain; each `anchor` (SEQ:HASH from a pack or publication) must still be in it."""
+        try:
+            anchors = [AuditHead.parse(text) for text in anchor]
+        except ValueError as err:
+            raise InputError(f"anchor: {err}.") from None
+        return run_as(who, lambda: api.verify_audit(ws, anchors)).as_dict()
 
     @app.get(f"{API}/releases", tags=["releases"], dependencies=[allowed(Action.RELEASE_LIST)])
     def releases(who: Signed) -> list[dict[str, Any]]:
@@ -231,8 +239,9 @@ def create_app(ws: Workspace) -> FastAPI:
     @app.post(
         f"{API}/releases/{{release_id}}/approve", tags=["releases"], dependencies=[allowed(Action.RELEASE_APPROVE)]
     )
-    def approve(release_id: str, who: Signed) -> dict[str, Any]:
-        return run_as(who, lambda: api.approve_release(ws, release_id)).as_dict()
+    def approve(release_id: str, who: Signed, on: date | None = None) -> dict[str, Any]:
+        """`on`: the day the agreement must be in force (default: today)."""
+        return run_as(who, lambda: api.approve_release(ws, release_id, on)).as_dict()
 
     @app.post(f"{API}/releases/{{release_id}}/grant", tags=["releases"], dependencies=[allowed(Action.RELEASE_GRANT)])
     def grant(release_id: str, body: Grant, who: Signed) -> dict[str, Any]:
@@ -257,8 +266,11 @@ def create_app(ws: Workspace) -> FastAPI:
         return runner.submit(who, body.kind, body.params)
 
     @app.post(f"{API}/jobs/intake", tags=["jobs"], status_code=202, dependencies=[allowed(Action.INTAKE_RUN)])
-    async def submit_intake(request: Request, source: str, file_name: str, who: Signed) -> dict[str, Any]:
-        """The delivery is the request body; it is kept, readable only by the service, until its job ends."""
+    async def submit_intake(
+        request: Request, source: str, file_name: str, who: Signed, supersedes: str | None = None
+    ) -> dict[str, Any]:
+        """The delivery is the request body; it is kept, readable only by the service, until its job ends.
+        `supersedes` names the delivery a corrected re-delivery replaces."""
         name = _safe_file_name(file_name)
         folder = runner.upload_folder()
         path = folder / name
@@ -267,8 +279,8 @@ def create_app(ws: Workspace) -> FastAPI:
             async for chunk in request.stream():
                 handle.write(chunk)
         try:
-            return runner.submit(who, "intake", {"source": source, "path": str(path), "file_name": name},
-                                 cleanup=lambda: shutil.rmtree(folder, ignore_errors=True))  # fmt: skip
+            params = {"source": source, "path": str(path), "file_name": name, "supersedes": supersedes or ""}
+            return runner.submit(who, "intake", params, cleanup=lambda: shutil.rmtree(folder, ignore_errors=True))
         except LinkhavenError:
             shutil.rmtree(folder, ignore_errors=True)
             raise

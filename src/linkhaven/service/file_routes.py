@@ -13,15 +13,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from linkhaven import deid, intake, link
+from linkhaven.errors import InputError
 from linkhaven.governance import incidents, pack, retention
 from linkhaven.governance.accounts import Principal
 from linkhaven.governance.audit_access import anchor_audit
@@ -70,10 +71,11 @@ async def _received(request: Request, path: Path) -> Path:
     return path
 
 
-def _sent(folder: Path, path: Path, media_type: str) -> FileResponse:
+def _sent(folder: Path, path: Path, media_type: str, headers: dict[str, str] | None = None) -> FileResponse:
     return FileResponse(
-        path, media_type=media_type, filename=path.name, background=BackgroundTask(shutil.rmtree, folder, True)
-    )
+        path, media_type=media_type, filename=path.name, headers=headers,
+        background=BackgroundTask(shutil.rmtree, folder, True),
+    )  # fmt: skip
 
 
 def file_router(ws: Workspace, signed: Any, run_as: RunAs, allowed: Callable[[Action], Any]) -> APIRouter:
@@ -83,18 +85,24 @@ def file_router(ws: Workspace, signed: Any, run_as: RunAs, allowed: Callable[[Ac
         return plain(run_as(who, work))
 
     @router.post("/linkage/evaluate", tags=["linkage"], dependencies=[allowed(Action.LINK_EVALUATE)])
-    async def evaluate(request: Request, who: signed) -> Any:
-        """The request body is the truth CSV (source, record id, person id); the figures come back."""
+    async def evaluate(request: Request, who: signed, pair: Annotated[list[str], Query()] = []) -> Any:  # noqa: B006
+        """The request body is the truth CSV (source, record id, person id); the figures come back, for
+        each `pair` (SOURCE~SOURCE) or by default every declared link and de-duplication."""
+        pairs = [tuple(p.split("~", 1)) for p in pair]
+        if any(len(p) != 2 for p in pairs):
+            raise InputError("Write each pair as SOURCE~SOURCE.")
+        chosen = [(p[0], p[1]) for p in pairs] or None
         with _private_folder() as folder:
             truth = await _received(request, folder / "truth.csv")
-            return await run_in_threadpool(call, who, lambda: link.evaluate_current(ws, truth))
+            return await run_in_threadpool(call, who, lambda: link.evaluate_current(ws, truth, chosen))
 
     @router.put("/spec", tags=["paperwork"], dependencies=[allowed(Action.SPEC_UPDATE)])
-    async def new_spec(request: Request, who: signed) -> dict[str, int]:
+    async def new_spec(request: Request, who: signed) -> dict[str, Any]:
         """The request body is the new spec (YAML); it becomes the next registered version."""
         with _private_folder() as folder:
             spec = await _received(request, folder / "spec.yaml")
-            return {"version": await run_in_threadpool(run_as, who, lambda: update_spec(ws, spec))}
+            version = await run_in_threadpool(run_as, who, lambda: update_spec(ws, spec))
+            return {"version": version, "sha256": ws.spec_sha256, "project": ws.info.get("project_id")}
 
     @router.get("/quarantine/{delivery_id}/rows", tags=["intake"], dependencies=[allowed(Action.QUARANTINE_EXPORT)])
     def quarantine_rows(delivery_id: str, who: signed) -> FileResponse:
@@ -102,23 +110,23 @@ def file_router(ws: Workspace, signed: Any, run_as: RunAs, allowed: Callable[[Ac
         folder = Path(tempfile.mkdtemp(prefix="linkhaven-"))
         out = folder / "quarantine.csv"  # a fixed name: the id is the library's to check, not a path part
         try:
-            run_as(who, lambda: intake.export_quarantine(ws, delivery_id, out))
+            rows = run_as(who, lambda: intake.export_quarantine(ws, delivery_id, out))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        return _sent(folder, out, "text/csv")
+        return _sent(folder, out, "text/csv", {"X-Rows": str(rows)})
 
     @router.get("/oversight/pack", tags=["oversight"], dependencies=[allowed(Action.OVERSIGHT_PACK)])
     def review_pack(who: signed, period_from: date | None = None, period_to: date | None = None) -> FileResponse:
         """The review pack for the IPC, as one zip file."""
         folder = Path(tempfile.mkdtemp(prefix="linkhaven-"))
         try:
-            run_as(who, lambda: pack.build_pack(ws, folder / "pack", period_from, period_to))
+            entries = run_as(who, lambda: pack.build_pack(ws, folder / "pack", period_from, period_to))
             archive = Path(shutil.make_archive(str(folder / "review-pack"), "zip", folder / "pack"))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        return _sent(folder, archive, "application/zip")
+        return _sent(folder, archive, "application/zip", {"X-Files": str(len(entries) + 1)})
 
     @router.post("/disclosures", tags=["releases"], dependencies=[allowed(Action.DISCLOSE)])
     def add_disclosure(body: NewDisclosure, who: signed) -> Any:

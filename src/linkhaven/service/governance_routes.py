@@ -58,6 +58,9 @@ def plain(value: Any) -> Any:
     """Library records as JSON-ready data."""
     if isinstance(value, list):
         return [plain(item) for item in value]
+    as_dict = getattr(value, "as_dict", None)
+    if callable(as_dict):
+        return as_dict()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     return value
@@ -111,8 +114,9 @@ def governance_router(ws: Workspace, signed: Any, run_as: RunAs, allowed: Callab
         return call(who, lambda: link.latest_report(ws))
 
     @router.get("/linkage/review", tags=["linkage"], dependencies=[allowed(Action.LINK_REVIEW)])
-    def review_pairs(who: signed, status: str | None = "pending") -> Any:
-        return call(who, lambda: link.list_pairs(ws, status))
+    def review_pairs(who: signed, status: str = "pending") -> Any:
+        """Pairs by status: pending, flagged, decided, or all."""
+        return call(who, lambda: link.list_pairs(ws, None if status == "all" else status))
 
     @router.get("/linkage/review/{pair_id}", tags=["linkage"], dependencies=[allowed(Action.LINK_REVIEW)])
     def review_pair(pair_id: int, who: signed) -> Any:

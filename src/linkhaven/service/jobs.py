@@ -11,7 +11,6 @@ failed (the library's own recovery clears what the killed writer left), and the 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import secrets
 import shutil
@@ -30,6 +29,7 @@ from linkhaven.governance.accounts import Principal
 from linkhaven.governance.permissions import Action, Role, decide
 from linkhaven.governance.session import audit_log
 from linkhaven.schema import jobs
+from linkhaven.service.governance_routes import plain
 from linkhaven.workspace.workspace import Workspace, acting_as, now
 
 Progress = Callable[[str], None]
@@ -38,9 +38,11 @@ Work = Callable[[Workspace, Mapping[str, str], Progress], object]
 KINDS: dict[str, tuple[Action, Work]] = {
     "intake": (
         Action.INTAKE_RUN,
-        lambda ws, p, progress: api.intake_file(ws, p["source"], Path(p["path"]), p.get("supersedes"), None, progress),
+        lambda ws, p, progress: api.intake_file(
+            ws, p["source"], Path(p["path"]), p.get("supersedes") or None, None, progress
+        ),
     ),
-    "link": (Action.LINK_RUN, lambda ws, p, progress: api.run_linkage(ws)),
+    "link": (Action.LINK_RUN, lambda ws, p, progress: api.run_linkage(ws, progress=progress)),
     "release": (Action.RELEASE_CREATE, lambda ws, p, progress: api.create_release(ws, p["section"], progress=progress)),
     "publish": (Action.PUBLISH_RUN, lambda ws, p, progress: api.publish_release(ws, p["release_id"])),
 }
@@ -141,13 +143,13 @@ class JobRunner:
             with acting_as(user):
                 result = work(self.ws, params, progress)
         except JobCancelled as err:
-            self._finish(job_id, began, "cancelled", error=str(err))
+            self._finish(job_id, began, "cancelled", error=str(err), exit_code=err.exit_code)
         except LinkhavenError as err:
-            self._finish(job_id, began, "failed", error=f"{type(err).__name__}: {err}")
+            self._finish(job_id, began, "failed", error=f"{type(err).__name__}: {err}", exit_code=err.exit_code)
         except Exception as err:  # never the message: it may quote a value
-            self._finish(job_id, began, "failed", error=f"internal error ({type(err).__name__})")
+            self._finish(job_id, began, "failed", error=f"internal error ({type(err).__name__})", exit_code=70)
         else:
-            self._finish(job_id, began, "done", result=json.dumps(_plain(result), default=str))
+            self._finish(job_id, began, "done", result=json.dumps(plain(result), default=str))
         finally:
             self._cancelled.pop(job_id, None)
             if cleanup is not None:
@@ -202,11 +204,3 @@ def _described(row: RowMapping) -> dict[str, Any]:
     out["params"] = json.loads(out["params"])
     out["result"] = json.loads(out["result"]) if out["result"] else None
     return out
-
-
-def _plain(result: object) -> object:
-    """A library result as JSON-ready data (dataclasses and objects with `as_dict`)."""
-    if dataclasses.is_dataclass(result) and not isinstance(result, type):
-        return dataclasses.asdict(result)
-    as_dict = getattr(result, "as_dict", None)
-    return as_dict() if callable(as_dict) else result

@@ -93,6 +93,7 @@ class Workspace:
         """What `open` cleared after a killed writer; the first governance session audits it."""
         self._spec_bytes: bytes | None = None
         self._spec_missing = False
+        self._spec_seen: tuple[int, ...] = ()
 
     # -- creation and opening -------------------------------------------------------------
     @classmethod
@@ -261,16 +262,31 @@ class Workspace:
 
     @property
     def spec_bytes(self) -> bytes:
-        """spec.yaml's bytes, read once per open (empty when the file is missing).
+        """spec.yaml's bytes, read once per open (empty when the file is missing), and again only when
+        a session opens and finds the file changed (`notice_spec_change`).
 
-        Every check and every parse uses these same bytes, so no command can check one spec and
-        use another."""
+        Every check and every parse of a session uses these same bytes, so no command can check one
+        spec and use another."""
         if self._spec_bytes is None:
+            self._spec_seen = self._spec_signature()
             try:
                 self._spec_bytes = self.spec_path().read_bytes()
             except FileNotFoundError:
                 self._spec_bytes, self._spec_missing = b"", True
         return self._spec_bytes
+
+    def _spec_signature(self) -> tuple[int, ...]:
+        try:
+            found = self.spec_path().stat()
+        except FileNotFoundError:
+            return ()
+        return (found.st_ino, found.st_size, found.st_mtime_ns)
+
+    def notice_spec_change(self) -> None:
+        """Forget the bytes read if spec.yaml changed since: a long-running service keeps one open
+        workspace, and an edit on disk must be refused by the next session as it is by a new command."""
+        if self._spec_bytes is not None and self._spec_signature() != self._spec_seen:
+            self._spec_bytes, self._spec_missing = None, False
 
     @property
     def spec_missing(self) -> bool:
@@ -294,6 +310,7 @@ class Workspace:
         finally:
             staged.unlink(missing_ok=True)
         self._spec_bytes, self._spec_missing = data, False
+        self._spec_seen = self._spec_signature()
 
 
 def _resolve_keys(explicit: Path | None, recorded: str | None) -> Path:
