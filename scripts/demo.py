@@ -4,8 +4,14 @@ demo/ or demo-febrl/ (git-ignored).
     python scripts/demo.py                     # Ontario children in care, synthetic extracts -> demo/
     python scripts/demo.py --project febrl     # the FEBRL benchmark (docs/example-febrl.md) -> demo-febrl/
 
-Every step is a real `linkhaven` command run as the user of the role that would run it, so any
-step can be replayed by hand, e.g. `LINKHAVEN_USER=linker linkhaven -w demo/workspace link`.
+It runs the unit as a unit would: on the "server machine" the admin creates the workspace and its
+keys (`init`), gives each user a password and, for the roles that need one, an authenticator
+(`account`), and starts `linkhaven serve` on 127.0.0.1 with the demo keys. Each user then signs in
+(`login`, with their authenticator's code where required) and every stage is a real `linkhaven`
+command they run as a client of the service, each in their own configuration folder
+(<folder>/clients/<user>/, where their token is kept); no client holds a key or sets LINKHAVEN_USER.
+The service is stopped at the end, and its log and audit log are searched for sampled personal values.
+
 The figures of every stage are collected into <folder>/summary.json. A project differs only in
 what its `Project` below declares: its spec, how its extracts are made, its governance paperwork,
 and which release sections are read by an analyst and published.
@@ -14,13 +20,18 @@ and which release sections are read by an analyst and published.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
+import re
+import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +40,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SCALE = os.environ.get("LINKHAVEN_DEMO_SCALE", "0.002")
 SEED = "20261124"
 ROLES = ["steward", "linker", "deidentifier", "privacy_officer", "analyst"]
+SECOND_FACTOR = {"admin", "linker", "privacy_officer"}
+SERVER_COMMANDS = {("init",), ("synth",), ("account",), ("serve",), ("spec", "check"), ("notice", "render")}
+"""What runs on the server machine (as its admin) rather than as a client of the service."""
 
 
 @dataclass(frozen=True)
@@ -127,20 +141,128 @@ PROJECTS = {
 summary: dict[str, Any] = {"stages": {}}
 
 
-def linkhaven(project: Project, user: str, *args: str, workspace: bool = True, parse: bool = True) -> Any:
-    """Run one command as `user`; stop the demo with the command's own message if it fails."""
+def linkhaven(
+    project: Project, user: str, *args: str, workspace: bool = True, parse: bool = True, stdin: str | None = None
+) -> Any:
+    """Run one command as `user`: on the server machine for the commands that run there, else as a
+    client of the service signed in as them. Stop the demo with the command's own message if it fails."""
     where = project.folder / "workspace"
-    command = [sys.executable, "-m", "linkhaven", *(["-w", str(where)] if workspace else []), *args]
-    env = {**os.environ, "LINKHAVEN_USER": user, "LINKHAVEN_KEYS": str(project.folder / "keys")}
-    shown = " ".join(["linkhaven", *command[3:]]).replace(str(ROOT) + "/", "")
-    print(f"$ LINKHAVEN_USER={user} {shown}", flush=True)
+    on_server = args[:1] in SERVER_COMMANDS or args[:2] in SERVER_COMMANDS
+    command = [sys.executable, "-m", "linkhaven", *(["-w", str(where)] if workspace and on_server else []), *args]
+    env = {k: v for k, v in os.environ.items() if k not in ("LINKHAVEN_USER", "LINKHAVEN_KEYS", "LINKHAVEN_CONFIG")}
+    if on_server:
+        env["LINKHAVEN_USER"] = "admin"  # the server machine's administrator
+        prompt = f"[server, admin] $ {' '.join(['linkhaven', *command[3:]])}"
+    else:
+        env["LINKHAVEN_CONFIG"] = str(project.folder / "clients" / user)
+        prompt = f"[{user}] $ {' '.join(['linkhaven', *command[3:]])}"
+    print(prompt.replace(str(ROOT) + "/", ""), flush=True)
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT, input=stdin)
     if done.returncode != 0:
         sys.stderr.write(done.stdout + done.stderr)
         sys.exit(f"demo stopped: the command above exited with {done.returncode}")
     print(f"  ok ({time.perf_counter() - started:.1f} s)", flush=True)
     return json.loads(done.stdout) if parse else done.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def service(project: Project, port: int) -> Iterator[str]:
+    """`linkhaven serve` on 127.0.0.1 with the demo keys, its log in <folder>/service.log; stopped after."""
+    folder = project.folder
+    command = [sys.executable, "-m", "linkhaven", "-w", str(folder / "workspace"), "serve", "--keys",
+               str(folder / "keys"), "--port", str(port)]  # fmt: skip
+    print(f"[server, admin] $ linkhaven -w {(folder / 'workspace').relative_to(ROOT)} serve --keys "
+          f"{(folder / 'keys').relative_to(ROOT)} --port {port} &", flush=True)  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in ("LINKHAVEN_USER", "LINKHAVEN_KEYS")}
+    with (folder / "service.log").open("wb") as log:
+        server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                if server.poll() is not None:
+                    sys.exit(f"demo stopped: the service did not start (see {folder / 'service.log'})")
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                except OSError:
+                    time.sleep(0.1)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+            print("[server, admin] service stopped", flush=True)
+
+
+def give_account(project: Project, user: str) -> dict[str, str]:
+    """On the server machine: a password for `user` (and an authenticator where their role needs one),
+    kept for the demo in <folder>/clients/<user>/ (mode 0600), as a real user would keep their own."""
+    folder = project.folder / "clients" / user
+    folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+    password = secrets.token_urlsafe(18)
+    linkhaven(project, "admin", "account", "set-password", user, "--keys", str(project.folder / "keys"),
+              "--password-stdin", parse=False, stdin=password + "\n")  # fmt: skip
+    (folder / "password").touch(mode=0o600)
+    (folder / "password").write_text(password + "\n")
+    account = {"password": password}
+    if user in SECOND_FACTOR:
+        uri_file = folder / "authenticator.uri"
+        linkhaven(project, "admin", "account", "enrol", user, "--keys", str(project.folder / "keys"),
+                  "--secret-out", str(uri_file), parse=False)  # fmt: skip
+        account["uri"] = uri_file.read_text().strip()
+    return account
+
+
+def sign_in(project: Project, url: str, user: str, account: dict[str, str]) -> None:
+    """`linkhaven login` as `user`, with their authenticator's current code where their role needs one."""
+    args = ["login", "--server", url, "--name", user, "--password-stdin"]
+    if "uri" in account:
+        import pyotp
+
+        args += ["--code", pyotp.parse_uri(account["uri"]).now()]
+    linkhaven(project, user, *args, parse=False, stdin=account["password"] + "\n")
+
+
+def sampled_values(project: Project, extracts: Path, every: int = 97) -> set[str]:
+    """The direct identifiers (as the spec declares them) of every 97th record of each extract, of
+    5 characters or more so that no short code matches by chance: what must never reach a log."""
+    from linkhaven.spec import load_spec
+
+    spec = load_spec(project.spec)
+    found: set[str] = set()
+    for source in project.sources:
+        columns = [f.column for f in spec.sources[source].fields if f.role == "direct_identifier"]
+        declared = str(spec.sources[source].format.encoding)
+        encoding = "cp1252" if declared == "detect" else declared
+        with (extracts / f"{source}.csv").open(encoding=encoding, errors="replace", newline="") as handle:
+            for number, row in enumerate(csv.DictReader(handle)):
+                if number % every == 0:
+                    found |= {row[c].strip() for c in columns if len((row.get(c) or "").strip()) >= 5}
+    return found
+
+
+def leak_check(project: Project, extracts: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Search the service's log and the values of every audit event for the sampled values, each as a
+    whole word (a name inside a longer word, e.g. 'alisa' in 'generalisation', is not a leak)."""
+    values = sampled_values(project, extracts)
+    audit_values = [str(e.get(k)) for e in events for k in ("actor", "object")]
+    audit_values += [json.dumps(list(e.get("detail", {}).values())) for e in events]
+    texts = {"service log": (project.folder / "service.log").read_text(errors="replace"),
+             "audit log": "\n".join(audit_values)}  # fmt: skip
+    found = {}
+    for where, text in texts.items():
+        hits = [v for v in values if re.search(rf"(?<![\w]){re.escape(v)}(?![\w])", text)]
+        if hits:
+            found[where] = len(hits)
+    if found:
+        sys.exit(f"demo stopped: sampled personal values were found in {found}")
+    return {"values_sampled": len(values), "searched": sorted(texts), "found": 0}
 
 
 def stage(name: str, figures: object) -> None:
@@ -176,9 +298,21 @@ def run(project: Project) -> None:
 
     stage("init", cli("admin", "init", str(workspace), "--spec", spec, "--keys", str(keys), "--json",
                       workspace=False))  # fmt: skip
-    for role in ROLES:
-        cli("admin", "user", "add", role, "--role", role, parse=False)
+    accounts = {"admin": give_account(project, "admin")}
+    with service(project, free_port()) as url:
+        sign_in(project, url, "admin", accounts["admin"])
+        for role in ROLES:
+            cli("admin", "user", "add", role, "--role", role, parse=False)
+            accounts[role] = give_account(project, role)
+            sign_in(project, url, role, accounts[role])
+        evaluation, analyst_copy, events = pipeline(project, cli)
+    stage("leak_check", leak_check(project, extracts, events))
+    report(project, evaluation, analyst_copy)
 
+
+def pipeline(project: Project, cli: Callable[..., Any]) -> tuple[dict[str, Any], Path, list[dict[str, Any]]]:
+    """Every stage, each run by the user of its role as a client of the service."""
+    demo, extracts = project.folder, project.folder / "extracts"
     first, last = project.in_force
     assessments = [
         cli("privacy_officer", "assessment", "add", "--kind", kind, "--title", title, "--date", project.assessed_on,
@@ -230,7 +364,14 @@ def run(project: Project) -> None:
     stage("retention", cli("privacy_officer", "retention", "status", "--json"))
     stage("audit", cli("privacy_officer", "audit", "verify", "--json"))
     stage("oversight", cli("privacy_officer", "oversight", "pack", "--out", str(demo / "oversight-pack"), "--json"))
+    events = cli("privacy_officer", "audit", "show", "--limit", "1000000", "--json")
+    return evaluation, analyst_copy, events
 
+
+def report(project: Project, evaluation: dict[str, Any], analyst_copy: Path) -> None:
+    demo, extracts, keys, reports = (project.folder, project.folder / "extracts", project.folder / "keys",
+                                     project.folder / "reports")  # fmt: skip
+    workspace = demo / "workspace"
     (demo / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print()
     print("Linkage against the truth file:")
@@ -253,8 +394,15 @@ def run(project: Project) -> None:
     print(f"  reports:                      {publication}/report.html, report-young-readers.html")
     print(f"  review pack for the IPC:      {(demo / 'oversight-pack').relative_to(ROOT)}/index.html")
     print(f"  figures of every stage:       {(demo / 'summary.json').relative_to(ROOT)}")
-    print(f"Replay any step, e.g.: LINKHAVEN_USER=privacy_officer LINKHAVEN_KEYS={keys.relative_to(ROOT)} "
-          f".venv/bin/linkhaven -w {workspace.relative_to(ROOT)} audit show")  # fmt: skip
+    print(f"  service log (searched):       {(demo / 'service.log').relative_to(ROOT)}")
+    print("Replay any step: start the service, then run a command as a signed-in user, e.g.")
+    print(f"  .venv/bin/linkhaven -w {workspace.relative_to(ROOT)} serve --keys {keys.relative_to(ROOT)} &")
+    officer = (demo / "clients" / "privacy_officer").relative_to(ROOT)
+    print(f"  LINKHAVEN_CONFIG={officer} .venv/bin/linkhaven audit show")
+    print(
+        f"  (sign in again with `linkhaven login --server URL --name USER`; demo passwords are in "
+        f"{(demo / 'clients').relative_to(ROOT)}/USER/password)"
+    )
 
 
 def main() -> None:

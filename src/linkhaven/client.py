@@ -8,19 +8,23 @@ the user's configuration directory (`$LINKHAVEN_CONFIG`, else `$XDG_CONFIG_HOME/
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import certifi
 import httpx
 
 from linkhaven.errors import GateRefused, LinkhavenError, PermissionDenied, SpecError
 
 CONFIG_ENV = "LINKHAVEN_CONFIG"
+CA_ENV = "LINKHAVEN_CA_FILE"
 SESSION_FILE = "session.json"
 API = "/api/v1"
 FINISHED = ("done", "failed", "cancelled")
@@ -46,6 +50,14 @@ class SavedSession:
     token: str
     token_id: str
     expires_at: str
+
+
+@functools.cache
+def trusted_authorities() -> ssl.SSLContext:
+    """Who may vouch for the service's certificate: the unit's own certificate authority if
+    LINKHAVEN_CA_FILE names one (a service's certificate is rarely from a public authority), else the
+    usual public ones. Built once per process."""
+    return ssl.create_default_context(cafile=os.environ.get(CA_ENV) or certifi.where())
 
 
 def config_dir() -> Path:
@@ -107,7 +119,9 @@ class ServiceClient:
     def __init__(self, session: SavedSession, timeout: float = 60) -> None:
         self.session = session
         headers = {"Authorization": f"Bearer {session.token}"}
-        self._http = httpx.Client(base_url=session.server.rstrip("/") + API, headers=headers, timeout=timeout)
+        self._http = httpx.Client(
+            base_url=session.server.rstrip("/") + API, headers=headers, timeout=timeout, verify=trusted_authorities()
+        )
 
     @classmethod
     def signed_in(cls) -> ServiceClient:
@@ -118,7 +132,9 @@ class ServiceClient:
         """Sign in and keep the token (see `save_session`)."""
         try:
             response = httpx.post(
-                server.rstrip("/") + API + "/sign-in", json={"name": name, "password": password, "code": code}
+                server.rstrip("/") + API + "/sign-in",
+                json={"name": name, "password": password, "code": code},
+                verify=trusted_authorities(),
             )
         except httpx.TransportError as err:
             raise LinkhavenError(f"No service answers at {server} ({type(err).__name__}); is it running?") from None
@@ -184,8 +200,10 @@ class ServiceClient:
     def wait(
         self, job: dict[str, Any], on_change: Callable[[dict[str, Any]], None], poll: float = 0.5
     ) -> dict[str, Any]:
-        """Poll a job until it ends, reporting each change of stage or steps."""
+        """Poll a job until it ends, reporting each change of stage or steps; quickly at first (most
+        jobs are short), then every `poll` seconds."""
         last: tuple[object, ...] = ()
+        pause = 0.02
         while True:
             now = (job["state"], job["stage"], job["steps_done"])
             if now != last:
@@ -193,7 +211,8 @@ class ServiceClient:
                 last = now
             if job["state"] in FINISHED:
                 return job
-            time.sleep(poll)
+            time.sleep(pause)
+            pause = min(pause * 1.5, poll)
             job = self.call("GET", f"/jobs/{job['id']}")
 
     def outcome(self, job: dict[str, Any]) -> Any:
@@ -208,7 +227,8 @@ def _new_private_file(path: Path) -> Any:
         path.parent.mkdir(parents=True, exist_ok=True)
         return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
     except OSError as err:
-        raise LinkhavenError(f"Cannot write {path}: {err.strerror}; name a new file in a folder you can write.") from None
+        problem = f"Cannot write {path}: {err.strerror}"
+        raise LinkhavenError(f"{problem}; name a new file in a folder you can write.") from None
 
 
 def _present(params: dict[str, Any]) -> dict[str, Any]:

@@ -12,12 +12,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-import linkhaven
 from linkhaven.errors import LinkhavenError
-from linkhaven.workspace import Workspace
 
 if TYPE_CHECKING:
     from linkhaven.client import ServiceClient
+    from linkhaven.workspace import Workspace
 
 console = Console()
 
@@ -41,6 +40,8 @@ def iso_date(text: str | None, option: str) -> str | None:
 def open_workspace(ctx: typer.Context, keys: Path | None = None) -> Workspace:
     """Only for the commands that run on the server machine (init, serve, account): every other command
     is a client of the service and holds no key."""
+    import linkhaven
+
     root = (ctx.find_root().obj or {}).get("workspace")
     return linkhaven.open_workspace(root, keys)
 

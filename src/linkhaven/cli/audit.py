@@ -6,7 +6,6 @@ import typer
 
 from linkhaven.cli._common import JSON_OPTION, emit_json, emit_table, service
 from linkhaven.errors import LinkhavenError
-from linkhaven.governance.audit import AuditHead
 
 audit_app = typer.Typer(help="Verify and read the hash-chained audit log.", no_args_is_help=True)
 
@@ -27,6 +26,8 @@ def verify(
 ) -> None:
     """Check every event's hash, seal and order, the head, the key store's anchor, given anchors and the spec
     in force; exit 1 naming what is wrong."""
+    from linkhaven.governance.audit import AuditHead
+
     try:
         anchors = [AuditHead.parse(text) for text in anchor]
     except ValueError as err:
@@ -57,6 +58,8 @@ def anchor_log(ctx: typer.Context) -> None:
     """Anchor the log of a workspace created before anchors were kept, once it verifies (admin, privacy officer).
 
     New workspaces are anchored at init, and the anchor moves forward with every command."""
+    from linkhaven.governance.audit import AuditHead
+
     head = service().call("POST", "/audit/anchor")
     typer.echo(f"Audit log anchored in the key store at event {AuditHead(head['seq'], head['hash']).short()}.")
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import typer
 
 from linkhaven.cli._common import FORCE_OPTION, check_out
-from linkhaven.spec import NoticeFormat, load_spec, render_notice, spec_hash
 
 spec_app = typer.Typer(help="Check a project spec; register a new version in a workspace.", no_args_is_help=True)
 notice_app = typer.Typer(help="The public notice of indirect collection, rendered from the spec.", no_args_is_help=True)
@@ -26,6 +25,8 @@ def register(app: typer.Typer) -> None:
 @spec_app.command("check")
 def check(file: Path = typer.Argument(..., help="Project spec YAML.")) -> None:
     """Validate a project spec; every problem is listed with its line."""
+    from linkhaven.spec import load_spec, spec_hash
+
     spec = load_spec(file)
     fields = sum(len(source.fields) for source in spec.sources.values())
     typer.echo(
@@ -53,18 +54,22 @@ def update(
 @notice_app.command("render")
 def render(
     spec: Path = typer.Option(..., "--spec", help="Project spec YAML."),
-    fmt: NoticeFormat = typer.Option(NoticeFormat.MD, "--format", help="Markdown or self-contained HTML."),
+    fmt: str = typer.Option("md", "--format", help="md (Markdown) or html (self-contained HTML)."),
     out: Path | None = typer.Option(
         None, "--out", help="File to write, outside any workspace (default: standard output)."
     ),
     force: bool = FORCE_OPTION,
 ) -> None:
     """Render the public notice from the spec, so it states exactly what the unit collects."""
+    from linkhaven.spec import NoticeFormat, load_spec, render_notice
+
+    if fmt not in tuple(NoticeFormat):
+        raise typer.BadParameter("use md or html", param_hint="--format")
     if out is not None:
         check_out(out, force, what="the notice")
-    text = render_notice(load_spec(spec), fmt)
+    text = render_notice(load_spec(spec), NoticeFormat(fmt))
     if out is None:
         typer.echo(text, nl=False)
     else:
         out.write_text(text, encoding="utf-8")
-        typer.echo(f"Notice ({fmt.value}) written to {out}")
+        typer.echo(f"Notice ({fmt}) written to {out}")

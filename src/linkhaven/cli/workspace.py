@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from linkhaven import Role, create_workspace
 from linkhaven.cli._common import JSON_OPTION, emit_json, emit_table, service
+from linkhaven.governance.permissions import Role
 
 user_app = typer.Typer(help="Register users and their roles.", no_args_is_help=True)
 
@@ -26,6 +26,8 @@ def init(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Create a workspace with its metadata store, zones and keys; you become its admin."""
+    from linkhaven import create_workspace
+
     workspace = create_workspace(directory, spec, keys)
     summary = {
         "workspace": str(workspace.root),

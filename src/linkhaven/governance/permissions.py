@@ -111,7 +111,9 @@ MATRIX: dict[Action, frozenset[Role]] = {
 }
 
 
-RUN_ON_UNREGISTERED_SPEC: frozenset[Action] = frozenset({Action.SPEC_UPDATE, Action.AUDIT_VERIFY, Action.ACCOUNT_MANAGE})
+RUN_ON_UNREGISTERED_SPEC: frozenset[Action] = frozenset(
+    {Action.SPEC_UPDATE, Action.AUDIT_VERIFY, Action.ACCOUNT_MANAGE}
+)
 """The only actions a governance session lets run while spec.yaml is not the registered spec in force:
 registering a spec (the remedy), verifying the workspace (which reports the mismatch), and managing
 accounts (so that the privacy officer who must register the spec can be given a way to sign in)."""
