@@ -13,15 +13,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pyotp
 import uvicorn
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from linkhaven.client import CONFIG_ENV, NotSignedIn, ServiceClient
+from linkhaven.governance import accounts
 from linkhaven.governance.accounts import enrol_second_factor, set_password
+from linkhaven.governance.oidc import OidcSettings
 from linkhaven.service import create_app
 from linkhaven.workspace import Workspace
 from tests.conftest import ROLES, Env
@@ -29,6 +33,11 @@ from tests.conftest import ROLES, Env
 PASSWORD = "a long enough passphrase for tests"
 SECOND_FACTOR_ROLES = {"admin", "linker", "privacy_officer"}
 
+
+QUICK_HASHER = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+"""The test users' passwords are hashed with argon2id at a low cost, which their hash records, so
+signing in verifies at that cost too: the suite signs in hundreds of users and no test of this
+harness is about the cost (test_accounts checks the service's own hashes)."""
 
 _ACCOUNTS: dict[tuple[Path, str], str | None] = {}
 """The TOTP secret (or None) of each (workspace, user) given an account in this test process, so that
@@ -40,7 +49,8 @@ def give_account(ws: Workspace, name: str, role: str) -> str | None:
     needs one (once per workspace)."""
     key = (ws.root.resolve(), name)
     if key not in _ACCOUNTS:
-        set_password(ws, name, PASSWORD, user="admin")
+        with mock.patch.object(accounts, "_HASHER", QUICK_HASHER):
+            set_password(ws, name, PASSWORD, user="admin")
         secret = None
         if role in SECOND_FACTOR_ROLES:
             secret = parse_qs(urlparse(enrol_second_factor(ws, name, user="admin")).query)["secret"][0]
@@ -125,11 +135,13 @@ class InProcessService:
     """`create_app` served by uvicorn on a real port, in a thread of the test process: the CLI's requests
     cross a real socket, and the tests start no process per workspace."""
 
-    def __init__(self, workspace: Path, keys: Path, port: int | None = None) -> None:
+    def __init__(
+        self, workspace: Path, keys: Path | None, port: int | None = None, oidc: OidcSettings | None = None
+    ) -> None:
         self.ws = Workspace.open(workspace, keys)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(self.ws), host="127.0.0.1", port=self.port, log_level="warning",
+        config = uvicorn.Config(create_app(self.ws, oidc), host="127.0.0.1", port=self.port, log_level="warning",
                                 access_log=False)  # fmt: skip
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

@@ -130,17 +130,18 @@ class ServiceClient:
     @staticmethod
     def sign_in(server: str, name: str, password: str, code: str | None) -> SavedSession:
         """Sign in and keep the token (see `save_session`)."""
-        try:
-            response = httpx.post(
-                server.rstrip("/") + API + "/sign-in",
-                json={"name": name, "password": password, "code": code},
-                verify=trusted_authorities(),
-            )
-        except httpx.TransportError as err:
-            raise LinkhavenError(f"No service answers at {server} ({type(err).__name__}); is it running?") from None
-        _raise_for(response)
-        body = response.json()
+        body = _post(server, "/sign-in", {"name": name, "password": password, "code": code})
         session = SavedSession(server, name, body["token"], body["token_id"], body["expires_at"])
+        save_session(session)
+        return session
+
+    @staticmethod
+    def sign_in_with_directory(server: str, id_token: str) -> SavedSession:
+        """Sign in with an ID token from the unit's directory; the service says whose it is."""
+        body = _post(server, "/sign-in/oidc", {"id_token": id_token})
+        client = ServiceClient(SavedSession(server, "", body["token"], body["token_id"], body["expires_at"]))
+        session = SavedSession(server, client.call("GET", "/me")["name"], body["token"], body["token_id"],
+                               body["expires_at"])  # fmt: skip
         save_session(session)
         return session
 
@@ -229,6 +230,15 @@ def _new_private_file(path: Path) -> Any:
     except OSError as err:
         problem = f"Cannot write {path}: {err.strerror}"
         raise LinkhavenError(f"{problem}; name a new file in a folder you can write.") from None
+
+
+def _post(server: str, path: str, body: dict[str, Any]) -> Any:
+    try:
+        response = httpx.post(server.rstrip("/") + API + path, json=body, verify=trusted_authorities())
+    except httpx.TransportError as err:
+        raise LinkhavenError(f"No service answers at {server} ({type(err).__name__}); is it running?") from None
+    _raise_for(response)
+    return response.json()
 
 
 def _present(params: dict[str, Any]) -> dict[str, Any]:

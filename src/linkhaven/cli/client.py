@@ -26,20 +26,29 @@ def register(app: typer.Typer) -> None:
 
 def login(
     server: str = typer.Option("http://127.0.0.1:8765", "--server", help="The service's address."),
-    name: str = typer.Option(..., "--name", help="Your user name."),
+    name: str | None = typer.Option(None, "--name", help="Your user name (not with --id-token-stdin)."),
     code: str | None = typer.Option(None, "--code", help="Your authenticator's code (asked when needed)."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+    id_token_stdin: bool = typer.Option(
+        False, "--id-token-stdin", help="Sign in with an ID token from the unit's directory, read from standard input."
+    ),
 ) -> None:
     """Sign in to the service; the token is kept, readable only by you, for the other commands."""
     from linkhaven.client import ServiceClient
 
-    if password_stdin:
-        password = typer.get_text_stream("stdin").readline().rstrip("\n")
+    if id_token_stdin:
+        token = typer.get_text_stream("stdin").readline().strip()
+        session = ServiceClient.sign_in_with_directory(server, token)
     else:
-        password = getpass.getpass("Password: ")
-    if code is None and not password_stdin:
-        code = input("Authenticator code (Enter if your role needs none): ").strip() or None
-    session = ServiceClient.sign_in(server, name, password, code)
+        if name is None:
+            raise typer.BadParameter("give your user name", param_hint="--name")
+        if password_stdin:
+            password = typer.get_text_stream("stdin").readline().rstrip("\n")
+        else:
+            password = getpass.getpass("Password: ")
+        if code is None and not password_stdin:
+            code = input("Authenticator code (Enter if your role needs none): ").strip() or None
+        session = ServiceClient.sign_in(server, name, password, code)
     console.print(f"Signed in to {server} as {session.name} until {session.expires_at}.")
 
 

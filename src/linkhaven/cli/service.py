@@ -29,10 +29,14 @@ def serve(
     port: int = typer.Option(8765, "--port", help="Port to listen on."),
     tls_certificate: Path | None = typer.Option(None, "--tls-certificate", help="PEM certificate chain for HTTPS."),
     tls_private_key: Path | None = typer.Option(None, "--tls-private-key", help="PEM private key for HTTPS."),
+    oidc_settings: Path | None = typer.Option(
+        None, "--oidc-settings", help="JSON settings for sign-in through the unit's directory (OpenID Connect)."
+    ),
 ) -> None:
     """Run the service: the only process that holds the keys; everyone else signs in to it."""
     import uvicorn
 
+    from linkhaven.governance.oidc import OidcSettings
     from linkhaven.service import ServiceSettings, check_key_directory, create_app
     from linkhaven.workspace.workspace import ignore_environment_user
 
@@ -41,10 +45,11 @@ def serve(
     if (tls_certificate is None) != (tls_private_key is None):
         raise typer.BadParameter("give both --tls-certificate and --tls-private-key, or neither")
     settings = ServiceSettings(ws.root, ws.keys.path, host, port, tls_certificate, tls_private_key)
+    oidc = OidcSettings.load(oidc_settings) if oidc_settings else None
     ignore_environment_user()
     console.print(f"linkhaven service for {ws.root} on {settings.url} (Ctrl-C stops it)")
     uvicorn.run(
-        create_app(ws),
+        create_app(ws, oidc),
         host=host,
         port=port,
         ssl_certfile=str(tls_certificate) if tls_certificate else None,

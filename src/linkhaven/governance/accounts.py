@@ -246,7 +246,7 @@ def sign_in(ws: Workspace, name: str, password: str, code: str | None = None, ki
                 reason = _second_factor_problem(ws, conn, name, role, record, code, now)
             if reason is None:
                 conn.execute(update(credentials).where(credentials.c.name == name).values(failures=0))
-                issued = _issue(conn, name, kind, now)
+                issued = issue_token(conn, name, kind, now)
                 log.append(actor, str(role), "auth.signin", f"user:{name}", "ok", {"token_id": issued.token_id}, conn)
             else:
                 _count_failure(conn, log, name, role, record, now)
@@ -313,7 +313,7 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _issue(conn: Connection, name: str, kind: str, now: datetime, label: str = "") -> IssuedToken:
+def issue_token(conn: Connection, name: str, kind: str, now: datetime, label: str = "") -> IssuedToken:
     token = f"lh_{secrets.token_urlsafe(32)}"
     token_id = secrets.token_hex(6)
     expires = _iso(now + TOKEN_POLICIES[kind].absolute)
@@ -367,7 +367,7 @@ def _token_problem(row: RowMapping | None, now: datetime) -> str | None:
 def issue_api_token(ws: Workspace, principal: Principal, label: str) -> IssuedToken:
     """A longer-lived token for scripts, issued to a signed-in user for themself."""
     with ws.engine.begin() as conn:
-        issued = _issue(conn, principal.name, "api", _now(), label)
+        issued = issue_token(conn, principal.name, "api", _now(), label)
         audit_log(ws).append(
             principal.name, principal.role, "auth.token_issue", f"token:{issued.token_id}", "ok", {}, conn
         )

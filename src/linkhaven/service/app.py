@@ -35,6 +35,7 @@ from linkhaven.errors import (
 from linkhaven.governance import accounts
 from linkhaven.governance.accounts import Principal, SignInRefused, TokenRejected
 from linkhaven.governance.audit import AuditHead
+from linkhaven.governance.oidc import OidcSettings, OidcSignIn
 from linkhaven.governance.permissions import Action, Role, decide
 from linkhaven.governance.session import audit_log
 from linkhaven.service.file_routes import file_router
@@ -61,6 +62,11 @@ class SignIn(BaseModel):
     password: str = Field(max_length=accounts.PASSWORD_MAX_LENGTH)
     code: str | None = Field(default=None, max_length=10)
     """The current code of the user's authenticator app (linker, privacy officer, admin)."""
+
+
+class DirectorySignIn(BaseModel):
+    id_token: str = Field(max_length=16384)
+    """An OpenID Connect ID token from the unit's directory (see `linkhaven.governance.oidc`)."""
 
 
 class PasswordChange(BaseModel):
@@ -92,9 +98,11 @@ class NewJob(BaseModel):
     params: dict[str, str] = {}
 
 
-def create_app(ws: Workspace) -> FastAPI:
-    """The service's routes over one open workspace (the OpenAPI description is at /api/v1/openapi.json)."""
+def create_app(ws: Workspace, oidc: OidcSettings | None = None) -> FastAPI:
+    """The service's routes over one open workspace (the OpenAPI description is at /api/v1/openapi.json);
+    with `oidc`, people may also sign in with an ID token from the unit's directory."""
     runner = JobRunner(ws)
+    directory = OidcSignIn(oidc) if oidc is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -157,6 +165,14 @@ def create_app(ws: Workspace) -> FastAPI:
     def sign_in(body: SignIn) -> dict[str, str]:
         """Password, and the authenticator code for the roles that need one; gives a session token."""
         issued = accounts.sign_in(ws, body.name, body.password, body.code)
+        return {"token": issued.token, "token_id": issued.token_id, "expires_at": issued.expires_at}
+
+    @app.post(f"{API}/sign-in/oidc", tags=["sign-in"])
+    def sign_in_with_directory(body: DirectorySignIn) -> dict[str, str]:
+        """An ID token from the unit's directory (which applied its own second factor) for a session token."""
+        if directory is None:
+            raise InputError("Sign-in through a directory is not configured on this service; sign in with a password.")
+        issued = directory.sign_in(ws, body.id_token)
         return {"token": issued.token, "token_id": issued.token_id, "expires_at": issued.expires_at}
 
     @app.post(f"{API}/sign-out", tags=["sign-in"])
