@@ -10,6 +10,7 @@ transaction that commits the work together with its audit event.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,7 +35,14 @@ def audit_log(ws: Workspace) -> AuditLog:
 
 def parse_workspace_spec(ws: Workspace) -> ProjectSpec:
     """The project spec parsed from the bytes read (and checked) at open."""
-    return parse_spec_bytes(ws.spec_bytes, str(ws.spec_path()))
+    return _parsed(ws.spec_bytes, str(ws.spec_path()))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(data: bytes, name: str) -> ProjectSpec:
+    """Parsing a spec takes a third of a second, and a service opens a session for every request: the
+    same bytes give the same (frozen) spec, so each version is parsed once."""
+    return parse_spec_bytes(data, name)
 
 
 @dataclass
