@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import os
 import re
@@ -84,7 +85,7 @@ def febrl_extracts(project: Project, out: Path) -> object:
     limit = os.environ.get("LINKHAVEN_DEMO_LIMIT")
     if limit:
         command += ["--limit", limit]
-    print(f"$ python scripts/febrl_extracts.py --out {out.relative_to(ROOT)}", flush=True)
+    print(f"$ python scripts/febrl_extracts.py --out {shown(out)}", flush=True)
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
         sys.stderr.write(done.stdout + done.stderr)
@@ -142,10 +143,17 @@ summary: dict[str, Any] = {"stages": {}}
 
 
 def linkhaven(
-    project: Project, user: str, *args: str, workspace: bool = True, parse: bool = True, stdin: str | None = None
+    project: Project,
+    user: str,
+    *args: str,
+    workspace: bool = True,
+    parse: bool = True,
+    stdin: str | None = None,
+    expect: int = 0,
 ) -> Any:
     """Run one command as `user`: on the server machine for the commands that run there, else as a
-    client of the service signed in as them. Stop the demo with the command's own message if it fails."""
+    client of the service signed in as them. Stop the demo with the command's own message if it does
+    not end with `expect` (0, or 3 for a refusal the demo shows)."""
     where = project.folder / "workspace"
     on_server = args[:1] in SERVER_COMMANDS or args[:2] in SERVER_COMMANDS
     command = [sys.executable, "-m", "linkhaven", *(["-w", str(where)] if workspace and on_server else []), *args]
@@ -159,11 +167,19 @@ def linkhaven(
     print(prompt.replace(str(ROOT) + "/", ""), flush=True)
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT, input=stdin)
-    if done.returncode != 0:
+    if done.returncode != expect:
         sys.stderr.write(done.stdout + done.stderr)
         sys.exit(f"demo stopped: the command above exited with {done.returncode}")
+    if expect:
+        print(f"  refused, as it must be: {done.stderr.strip()[:160]}", flush=True)
+        return done.stdout + done.stderr
     print(f"  ok ({time.perf_counter() - started:.1f} s)", flush=True)
     return json.loads(done.stdout) if parse else done.stdout
+
+
+def shown(path: Path) -> str:
+    """A path as the demo prints it: relative to the repository when it is inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def free_port() -> int:
@@ -178,8 +194,8 @@ def service(project: Project, port: int) -> Iterator[str]:
     folder = project.folder
     command = [sys.executable, "-m", "linkhaven", "-w", str(folder / "workspace"), "serve", "--keys",
                str(folder / "keys"), "--port", str(port)]  # fmt: skip
-    print(f"[server, admin] $ linkhaven -w {(folder / 'workspace').relative_to(ROOT)} serve --keys "
-          f"{(folder / 'keys').relative_to(ROOT)} --port {port} &", flush=True)  # fmt: skip
+    print(f"[server, admin] $ linkhaven -w {shown(folder / 'workspace')} serve --keys "
+          f"{shown(folder / 'keys')} --port {port} &", flush=True)  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k not in ("LINKHAVEN_USER", "LINKHAVEN_KEYS")}
     with (folder / "service.log").open("wb") as log:
         server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -247,21 +263,34 @@ def sampled_values(project: Project, extracts: Path, every: int = 97) -> set[str
     return found
 
 
-def leak_check(project: Project, extracts: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
-    """Search the service's log and the values of every audit event for the sampled values, each as a
-    whole word (a name inside a longer word, e.g. 'alisa' in 'generalisation', is not a leak)."""
-    values = sampled_values(project, extracts)
+def secrets_given(project: Project) -> set[str]:
+    """Every user's password, authenticator secret and token, as the demo kept them."""
+    found: set[str] = set()
+    for folder in (project.folder / "clients").iterdir():
+        found.add((folder / "password").read_text().strip())
+        if (folder / "authenticator.uri").exists():
+            found.add(re.sub(r".*secret=([A-Z2-7]+).*", r"\1", (folder / "authenticator.uri").read_text().strip()))
+        if (folder / "session.json").exists():
+            found.add(json.loads((folder / "session.json").read_text())["token"])
+    return found
+
+
+def leak_check(project: Project, extracts: Path, events: list[dict[str, Any]], refusals: list[str]) -> dict[str, Any]:
+    """Search the service's log, the values of every audit event and what refused commands printed for
+    the sampled identifiers and for every password, authenticator secret and token, each as a whole
+    word (a name inside a longer word, e.g. 'alisa' in 'generalisation', is not a leak)."""
+    values = sampled_values(project, extracts) | secrets_given(project)
     audit_values = [str(e.get(k)) for e in events for k in ("actor", "object")]
     audit_values += [json.dumps(list(e.get("detail", {}).values())) for e in events]
     texts = {"service log": (project.folder / "service.log").read_text(errors="replace"),
-             "audit log": "\n".join(audit_values)}  # fmt: skip
+             "audit log": "\n".join(audit_values), "refused requests": "\n".join(refusals)}  # fmt: skip
     found = {}
     for where, text in texts.items():
         hits = [v for v in values if re.search(rf"(?<![\w]){re.escape(v)}(?![\w])", text)]
         if hits:
             found[where] = len(hits)
     if found:
-        sys.exit(f"demo stopped: sampled personal values were found in {found}")
+        sys.exit(f"demo stopped: sampled personal values or secrets were found in {found}")
     return {"values_sampled": len(values), "searched": sorted(texts), "found": 0}
 
 
@@ -284,8 +313,8 @@ def run(project: Project) -> None:
     if project.name == "ontario":
         summary.update(scale=float(SCALE), seed=int(SEED))
 
-    def cli(user: str, *args: str, workspace: bool = True, parse: bool = True) -> Any:
-        return linkhaven(project, user, *args, workspace=workspace, parse=parse)
+    def cli(user: str, *args: str, workspace: bool = True, parse: bool = True, expect: int = 0) -> Any:
+        return linkhaven(project, user, *args, workspace=workspace, parse=parse, expect=expect)
 
     stage(project.extracts_stage, project.make_extracts(project, extracts))
 
@@ -305,12 +334,12 @@ def run(project: Project) -> None:
             cli("admin", "user", "add", role, "--role", role, parse=False)
             accounts[role] = give_account(project, role)
             sign_in(project, url, role, accounts[role])
-        evaluation, analyst_copy, events = pipeline(project, cli)
-    stage("leak_check", leak_check(project, extracts, events))
+        evaluation, analyst_copy, events, refusals = pipeline(project, cli)
+    stage("leak_check", leak_check(project, extracts, events, refusals))
     report(project, evaluation, analyst_copy)
 
 
-def pipeline(project: Project, cli: Callable[..., Any]) -> tuple[dict[str, Any], Path, list[dict[str, Any]]]:
+def pipeline(project: Project, cli: Callable[..., Any]) -> tuple[dict[str, Any], Path, list[dict[str, Any]], list[str]]:
     """Every stage, each run by the user of its role as a client of the service."""
     demo, extracts = project.folder, project.folder / "extracts"
     first, last = project.in_force
@@ -350,6 +379,12 @@ def pipeline(project: Project, cli: Callable[..., Any]) -> tuple[dict[str, Any],
     cli("privacy_officer", "release", "grant", release_id, "--user", "analyst", parse=False)
     analyst_copy = demo / "analyst" / "panel.parquet"
     cli("analyst", "release", "read", release_id, "--out", str(analyst_copy), parse=False)
+    refusals = [  # the roles are enforced by the service, whatever a client sends
+        cli("analyst", "link", "review", "list", expect=3),
+        cli("analyst", "quarantine", "export", "--delivery", "D0001", "--out", str(demo / "refused.csv"), expect=3),
+        cli("steward", "release", "read", release_id, "--out", str(demo / "refused.parquet"), expect=3),
+        cli("deidentifier", "release", "approve", release_id, expect=3),
+    ]
     stage("release", {"agreement": disclosure_agreement,
                       "release": cli("privacy_officer", "release", "show", release_id, "--json")})  # fmt: skip
 
@@ -365,7 +400,7 @@ def pipeline(project: Project, cli: Callable[..., Any]) -> tuple[dict[str, Any],
     stage("audit", cli("privacy_officer", "audit", "verify", "--json"))
     stage("oversight", cli("privacy_officer", "oversight", "pack", "--out", str(demo / "oversight-pack"), "--json"))
     events = cli("privacy_officer", "audit", "show", "--limit", "1000000", "--json")
-    return evaluation, analyst_copy, events
+    return evaluation, analyst_copy, events, refusals
 
 
 def report(project: Project, evaluation: dict[str, Any], analyst_copy: Path) -> None:
@@ -382,33 +417,36 @@ def report(project: Project, evaluation: dict[str, Any], analyst_copy: Path) -> 
               f"f1 {_figure(figures['f1'])}")  # fmt: skip
     print()
     print("Demo complete. Outputs:")
-    print(f"  extracts and truth:           {extracts.relative_to(ROOT)}/")
-    print(f"  keys (outside the workspace): {keys.relative_to(ROOT)}/")
-    print(f"  workspace (encrypted zones):  {workspace.relative_to(ROOT)}/")
-    print(f"  public notice:                {reports.relative_to(ROOT)}/notice.md, notice.html")
+    print(f"  extracts and truth:           {shown(extracts)}/")
+    print(f"  keys (outside the workspace): {shown(keys)}/")
+    print(f"  workspace (encrypted zones):  {shown(workspace)}/")
+    print(f"  public notice:                {shown(reports)}/notice.md, notice.html")
     stages: dict[str, Any] = summary["stages"]
-    print(f"  linkage report:               {Path(stages['link']['report_html']).relative_to(ROOT)}")
-    print(f"  release for analysts:         {analyst_copy.relative_to(ROOT)} (the analyst's audited copy)")
-    publication = Path(stages["publish"]["folder"]).relative_to(ROOT)
+    print(f"  linkage report:               {shown(Path(stages['link']['report_html']))}")
+    print(f"  release for analysts:         {shown(analyst_copy)} (the analyst's audited copy)")
+    publication = shown(Path(stages["publish"]["folder"]))
     print(f"  publication (tables, audit):  {publication}/")
     print(f"  reports:                      {publication}/report.html, report-young-readers.html")
-    print(f"  review pack for the IPC:      {(demo / 'oversight-pack').relative_to(ROOT)}/index.html")
-    print(f"  figures of every stage:       {(demo / 'summary.json').relative_to(ROOT)}")
-    print(f"  service log (searched):       {(demo / 'service.log').relative_to(ROOT)}")
+    print(f"  review pack for the IPC:      {shown(demo / 'oversight-pack')}/index.html")
+    print(f"  figures of every stage:       {shown(demo / 'summary.json')}")
+    print(f"  service log (searched):       {shown(demo / 'service.log')}")
     print("Replay any step: start the service, then run a command as a signed-in user, e.g.")
-    print(f"  .venv/bin/linkhaven -w {workspace.relative_to(ROOT)} serve --keys {keys.relative_to(ROOT)} &")
-    officer = (demo / "clients" / "privacy_officer").relative_to(ROOT)
+    print(f"  .venv/bin/linkhaven -w {shown(workspace)} serve --keys {shown(keys)} &")
+    officer = shown(demo / "clients" / "privacy_officer")
     print(f"  LINKHAVEN_CONFIG={officer} .venv/bin/linkhaven audit show")
     print(
         f"  (sign in again with `linkhaven login --server URL --name USER`; demo passwords are in "
-        f"{(demo / 'clients').relative_to(ROOT)}/USER/password)"
+        f"{shown(demo / 'clients')}/USER/password)"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--project", choices=sorted(PROJECTS), default="ontario")
-    run(PROJECTS[parser.parse_args().project])
+    parser.add_argument("--out", type=Path, help="Folder to write into (default: demo/ or demo-febrl/).")
+    args = parser.parse_args()
+    project = PROJECTS[args.project]
+    run(dataclasses.replace(project, folder=args.out.resolve()) if args.out else project)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import os
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -139,9 +139,8 @@ class ServiceClient:
     def sign_in_with_directory(server: str, id_token: str) -> SavedSession:
         """Sign in with an ID token from the unit's directory; the service says whose it is."""
         body = _post(server, "/sign-in/oidc", {"id_token": id_token})
-        client = ServiceClient(SavedSession(server, "", body["token"], body["token_id"], body["expires_at"]))
-        session = SavedSession(server, client.call("GET", "/me")["name"], body["token"], body["token_id"],
-                               body["expires_at"])  # fmt: skip
+        unnamed = SavedSession(server, "", body["token"], body["token_id"], body["expires_at"])
+        session = replace(unnamed, name=ServiceClient(unnamed).call("GET", "/me")["name"])
         save_session(session)
         return session
 
@@ -150,7 +149,7 @@ class ServiceClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as err:
-            raise self._unreachable(err) from None
+            raise _unreachable(self.session.server, err) from None
         _raise_for(response)
         return response.json()
 
@@ -176,7 +175,7 @@ class ServiceClient:
                 return response.headers
         except httpx.TransportError as err:
             out.unlink(missing_ok=True)
-            raise self._unreachable(err) from None
+            raise _unreachable(self.session.server, err) from None
 
     def submit(self, kind: str, **params: str) -> dict[str, Any]:
         """Queue a job (link, release, publish); intake uploads its delivery with `submit_intake`."""
@@ -188,9 +187,6 @@ class ServiceClient:
             "/jobs/intake", delivery, source=source, file_name=delivery.name, supersedes=supersedes
         )
         return job
-
-    def _unreachable(self, err: Exception) -> LinkhavenError:
-        return LinkhavenError(f"No service answers at {self.session.server} ({type(err).__name__}); is it running?")
 
     def sign_out(self) -> None:
         try:
@@ -236,9 +232,13 @@ def _post(server: str, path: str, body: dict[str, Any]) -> Any:
     try:
         response = httpx.post(server.rstrip("/") + API + path, json=body, verify=trusted_authorities())
     except httpx.TransportError as err:
-        raise LinkhavenError(f"No service answers at {server} ({type(err).__name__}); is it running?") from None
+        raise _unreachable(server, err) from None
     _raise_for(response)
     return response.json()
+
+
+def _unreachable(server: str, err: Exception) -> LinkhavenError:
+    return LinkhavenError(f"No service answers at {server} ({type(err).__name__}); is it running?")
 
 
 def _present(params: dict[str, Any]) -> dict[str, Any]:

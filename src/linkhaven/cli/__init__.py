@@ -1,12 +1,15 @@
-"""The `linkhaven` command: one verb per stage, each a thin layer over the library.
+"""The `linkhaven` command: one verb per stage, each a thin layer over the service (or, for the few
+commands of the server machine, over the library).
 
 Each stage module under `linkhaven.cli` exposes `register(app)`; this module only wires them
 together, owns the global options and turns `LinkhavenError` into a one-line message and an exit
-code (2 spec error, 3 permission refused, 4 gate refused, 1 anything else) instead of a traceback.
+code (2 spec error, 3 permission refused, 4 gate refused, 1 anything else) instead of a traceback;
+a refusal from the service carries the same codes.
 
-Stage modules import their library (and with it SciPy, pandas, DuckDB) inside each command, not at
-the top: every invocation loads every stage module, and a clerical reviewer or a steward running
-one quick command should not wait for all of them.
+Most commands send one request to the service as the signed-in user (`linkhaven.client`) and print
+its answer; only `init`, `serve`, `account`, `synth`, `spec check`, `notice render` and `publish
+verify` use the library here, and they import it (with SciPy, pandas, DuckDB) inside the command, so a
+client command starts in a tenth of a second.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ def _global_options(
         "--workspace",
         "-w",
         envvar="LINKHAVEN_WORKSPACE",
-        help="Workspace directory (or set LINKHAVEN_WORKSPACE).",
+        help="Workspace directory, for the commands of the server machine (or set LINKHAVEN_WORKSPACE).",
     ),
 ) -> None:
     ctx.obj = {"workspace": workspace}
