@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, false, func, insert, select, update
 
 from linkhaven.errors import AuditChainBroken, WorkspaceError
 from linkhaven.schema import audit_events
@@ -168,6 +168,10 @@ class AuditLog:
         if connection is not None:
             return self._append(connection, actor, role, action, obj, outcome, detail)
         with self._engine.begin() as conn:
+            # Take the write lock before reading the chain's end: two processes (the service, a command on
+            # the server machine) that both read it first would both take the same next number, and one
+            # event would be lost. Held first, the second waits (busy_timeout) and reads the first's event.
+            conn.execute(update(audit_events).where(false()).values(seq=audit_events.c.seq))
             seq = self._append(conn, actor, role, action, obj, outcome, detail)
         self.sync_head()
         return seq
