@@ -194,9 +194,7 @@ class Clients:
         if role is None:
             return folder  # not a user of the workspace: their commands are refused, as not signed in
         secret = give_account(self.service.ws, user, role)
-        saved = os.environ.get(CONFIG_ENV)
-        os.environ[CONFIG_ENV] = str(folder)
-        try:
+        with mock.patch.dict(os.environ, {CONFIG_ENV: str(folder)}):  # the token is kept in their folder
             for code in codes(secret):
                 try:
                     ServiceClient.sign_in(self.service.url, user, PASSWORD, code)
@@ -204,8 +202,6 @@ class Clients:
                 except NotSignedIn:
                     if code is None:
                         raise
-        finally:
-            os.environ.pop(CONFIG_ENV) if saved is None else os.environ.__setitem__(CONFIG_ENV, saved)
         self.signed_in.add(user)
         return folder
 

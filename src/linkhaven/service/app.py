@@ -9,7 +9,6 @@ message, which names no personal value; the status code says what kind of refusa
 import logging
 import re
 import shutil
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date
@@ -20,7 +19,6 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
-from starlette.background import BackgroundTask
 
 from linkhaven import api
 from linkhaven.errors import (
@@ -38,7 +36,7 @@ from linkhaven.governance.audit import AuditHead
 from linkhaven.governance.oidc import OidcSettings, OidcSignIn
 from linkhaven.governance.permissions import Action, Role, decide
 from linkhaven.governance.session import audit_log
-from linkhaven.service.file_routes import file_router
+from linkhaven.service.file_routes import file_answer, file_router, received
 from linkhaven.service.governance_routes import governance_router
 from linkhaven.service.jobs import JobRunner
 from linkhaven.workspace.workspace import Workspace, acting_as
@@ -238,19 +236,12 @@ def create_app(ws: Workspace, oidc: OidcSettings | None = None) -> FastAPI:
     @app.get(f"{API}/releases/{{release_id}}/data", tags=["releases"], dependencies=[allowed(Action.RELEASE_READ)])
     def release_data(release_id: str, who: Signed) -> FileResponse:
         """An analyst's audited copy of a granted, approved release, as Parquet (the read is registered)."""
-        folder = Path(tempfile.mkdtemp(prefix="linkhaven-read-"))
-        try:
+
+        def copy(folder: Path) -> tuple[Path, dict[str, str]]:
             receipt = run_as(who, lambda: api.read_release(ws, release_id, folder / "release.parquet"))
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        return FileResponse(
-            receipt.out,
-            media_type="application/vnd.apache.parquet",
-            filename=f"{receipt.release_id}.parquet",
-            headers={"X-Rows": str(receipt.rows), "X-SHA256": receipt.sha256},
-            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
-        )
+            return Path(receipt.out), {"X-Rows": str(receipt.rows), "X-SHA256": receipt.sha256}
+
+        return file_answer(copy, "application/vnd.apache.parquet", f"{release_id}.parquet")
 
     @app.post(
         f"{API}/releases/{{release_id}}/approve", tags=["releases"], dependencies=[allowed(Action.RELEASE_APPROVE)]
@@ -289,11 +280,7 @@ def create_app(ws: Workspace, oidc: OidcSettings | None = None) -> FastAPI:
         `supersedes` names the delivery a corrected re-delivery replaces."""
         name = _safe_file_name(file_name)
         folder = runner.upload_folder()
-        path = folder / name
-        with path.open("xb") as handle:
-            path.chmod(0o600)
-            async for chunk in request.stream():
-                handle.write(chunk)
+        path = await received(request, folder / name)
         try:
             params = {"source": source, "path": str(path), "file_name": name, "supersedes": supersedes or ""}
             return runner.submit(who, "intake", params, cleanup=lambda: shutil.rmtree(folder, ignore_errors=True))

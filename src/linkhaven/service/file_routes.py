@@ -64,16 +64,28 @@ def _private_folder() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-async def _received(request: Request, path: Path) -> Path:
+async def received(request: Request, path: Path) -> Path:
+    """The request's body, streamed into a new file only the service can read."""
     with path.open("xb") as handle:
+        path.chmod(0o600)
         async for chunk in request.stream():
             handle.write(chunk)
     return path
 
 
-def _sent(folder: Path, path: Path, media_type: str, headers: dict[str, str] | None = None) -> FileResponse:
+def file_answer(
+    make: Callable[[Path], tuple[Path, dict[str, str]]], media_type: str, filename: str | None = None
+) -> FileResponse:
+    """Send the file `make` writes into a new private folder (with the headers it returns); the folder
+    is removed once the file is sent, or at once if `make` fails."""
+    folder = Path(tempfile.mkdtemp(prefix="linkhaven-"))
+    try:
+        path, headers = make(folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return FileResponse(
-        path, media_type=media_type, filename=path.name, headers=headers,
+        path, media_type=media_type, filename=filename or path.name, headers=headers,
         background=BackgroundTask(shutil.rmtree, folder, True),
     )  # fmt: skip
 
@@ -93,40 +105,37 @@ def file_router(ws: Workspace, signed: Any, run_as: RunAs, allowed: Callable[[Ac
             raise InputError("Write each pair as SOURCE~SOURCE.")
         chosen = [(p[0], p[1]) for p in pairs] or None
         with _private_folder() as folder:
-            truth = await _received(request, folder / "truth.csv")
+            truth = await received(request, folder / "truth.csv")
             return await run_in_threadpool(call, who, lambda: link.evaluate_current(ws, truth, chosen))
 
     @router.put("/spec", tags=["paperwork"], dependencies=[allowed(Action.SPEC_UPDATE)])
     async def new_spec(request: Request, who: signed) -> dict[str, Any]:
         """The request body is the new spec (YAML); it becomes the next registered version."""
         with _private_folder() as folder:
-            spec = await _received(request, folder / "spec.yaml")
+            spec = await received(request, folder / "spec.yaml")
             version = await run_in_threadpool(run_as, who, lambda: update_spec(ws, spec))
             return {"version": version, "sha256": ws.spec_sha256, "project": ws.info.get("project_id")}
 
     @router.get("/quarantine/{delivery_id}/rows", tags=["intake"], dependencies=[allowed(Action.QUARANTINE_EXPORT)])
     def quarantine_rows(delivery_id: str, who: signed) -> FileResponse:
         """A delivery's quarantined rows with their values, for the steward to correct (audited)."""
-        folder = Path(tempfile.mkdtemp(prefix="linkhaven-"))
-        out = folder / "quarantine.csv"  # a fixed name: the id is the library's to check, not a path part
-        try:
-            rows = run_as(who, lambda: intake.export_quarantine(ws, delivery_id, out))
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        return _sent(folder, out, "text/csv", {"X-Rows": str(rows)})
+
+        def export(folder: Path) -> tuple[Path, dict[str, str]]:
+            out = folder / "quarantine.csv"  # a fixed name: the id is the library's to check, not a path part
+            return out, {"X-Rows": str(run_as(who, lambda: intake.export_quarantine(ws, delivery_id, out)))}
+
+        return file_answer(export, "text/csv")
 
     @router.get("/oversight/pack", tags=["oversight"], dependencies=[allowed(Action.OVERSIGHT_PACK)])
     def review_pack(who: signed, period_from: date | None = None, period_to: date | None = None) -> FileResponse:
         """The review pack for the IPC, as one zip file."""
-        folder = Path(tempfile.mkdtemp(prefix="linkhaven-"))
-        try:
+
+        def build(folder: Path) -> tuple[Path, dict[str, str]]:
             entries = run_as(who, lambda: pack.build_pack(ws, folder / "pack", period_from, period_to))
             archive = Path(shutil.make_archive(str(folder / "review-pack"), "zip", folder / "pack"))
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        return _sent(folder, archive, "application/zip", {"X-Files": str(len(entries) + 1)})
+            return archive, {"X-Files": str(len(entries) + 1)}
+
+        return file_answer(build, "application/zip")
 
     @router.post("/disclosures", tags=["releases"], dependencies=[allowed(Action.DISCLOSE)])
     def add_disclosure(body: NewDisclosure, who: signed) -> Any:
